@@ -1,0 +1,151 @@
+"""The `newsbot` command: a thin layer that parses, calls the library and renders."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+EXIT_SKIPPED = 3
+
+
+def _date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2022-10-26")
+
+
+def common(f):
+    """Options every subcommand takes, after its own arguments: --data-dir and --env-file."""
+
+    @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+                  help="Where the index lives [env NEWSBOT_DATA_DIR; default ./.newsbot].")
+    @click.option("--env-file", type=click.Path(path_type=Path, dir_okay=False), default=".env", show_default=True,
+                  help="Settings file read in addition to the environment.")
+    @functools.wraps(f)
+    def wrapper(*args, data_dir, env_file, **kwargs):
+        from ingest.errors import NewsbotError
+        from bot.settings import Settings
+
+        try:
+            settings = Settings.load(env_file, data_dir=data_dir)
+            logging.basicConfig(level=settings.core.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+            for noisy in ("chromadb", "httpx", "sentence_transformers"):
+                logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
+            return f(*args, settings=settings, **kwargs)
+        except NewsbotError as e:
+            raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsbot")
+def cli():
+    """Ask questions about news articles and get answers with citations you can check."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="Delete indexed articles that are no longer in PATHS.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
+@common
+def ingest(paths, prune, as_json, settings):
+    """Add articles from files or folders (.txt, .md, .html, .jsonl, .jsonl.gz) to the index.
+
+    Unchanged articles are skipped; changed ones are re-embedded. Unreadable input is reported and
+    skipped, and the exit code is 3 when that happened.
+    """
+    from ingest.pipeline import ingest as run_ingest, load_sources
+    from bot.service import build_embedder, open_index
+
+    embedder = build_embedder(settings)
+    index = open_index(settings, embedder)
+    report = run_ingest(load_sources(paths), index, embedder, split=settings.core.split, prune=prune,
+                        progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        for problem in report.skipped:
+            click.echo(f"skipped: {problem}", err=True)
+        click.echo(report.summary())
+    if report.skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--as-of", callback=_date, help="Answer as on this day (YYYY-MM-DD): later articles are ignored.")
+@click.option("--k", type=click.IntRange(1, 50), default=None, help="How many passages to retrieve [default: NEWSBOT_TOP_K].")
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as a JSON object.")
+@common
+def ask(question, as_of, k, as_json, settings):
+    """Answer QUESTION from the ingested articles, citing them as [n]."""
+    from bot.render import render_text
+    from bot.service import build_bot
+
+    bot = build_bot(settings)
+    answer = bot.ask(question, as_of=as_of, k=k)
+    click.echo(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False) if as_json else render_text(answer))
+
+
+@cli.command()
+@click.option("--as-of", callback=_date, help="Answer as on this day (YYYY-MM-DD).")
+@common
+def chat(as_of, settings):
+    """Talk with the bot: follow-up questions ("who did he meet?") use the conversation so far."""
+    from ingest.errors import NewsbotError
+    from bot.render import render_text
+    from bot.service import Turn, build_bot
+
+    bot = build_bot(settings)
+    bot.index.require_content()
+    history: list[Turn] = []
+    click.echo("Ask about the news; an empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            answer = bot.ask(question, history=history, as_of=as_of)
+        except NewsbotError as e:
+            click.echo(f"newsbot> {e}")
+            continue
+        click.echo("newsbot> " + render_text(answer))
+        history.append(Turn(question, answer.text))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as a JSON object.")
+@common
+def stats(as_json, settings):
+    """Show what the index holds: articles, passages, dates, model, last ingest."""
+    from ingest.index import stats_of
+    from bot.service import index_folder
+
+    s = stats_of(index_folder(settings))
+    d = {"articles": s.articles, "passages": s.passages, "oldest": s.oldest and s.oldest.isoformat(),
+         "newest": s.newest and s.newest.isoformat(), "model": s.model,
+         "last_ingest": date.fromtimestamp(s.last_ingest).isoformat() if s.last_ingest else None}
+    click.echo(json.dumps(d, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in d.items()))
+
+
+def main() -> None:
+    cli(prog_name="newsbot")
+
+
+if __name__ == "__main__":
+    main()

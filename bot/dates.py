@@ -1,0 +1,108 @@
+"""Make relative dates in quoted evidence explicit, against the article's date or an earlier sentence."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"]
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTH_RE = "|".join(m.capitalize() for m in MONTHS)
+_DAY_RE = "|".join(d.capitalize() for d in WEEKDAYS)
+
+# "in August" / "in August 2021" / "last March" — a month named in the text, possibly with a year.
+_NAMED_MONTH = re.compile(rf"\b(?:(in|last|this|since|until|by|early|late|mid-?)\s+)?({_MONTH_RE})\b(?:\s+(\d{{4}}))?(?!\s+\d)")
+_RELATIVE = re.compile(
+    rf"\b(?P<rel>the following month|the next month|a month later|the previous month|the month before"
+    rf"|last month|this month|next month|last year|this year|next year|the following year|the next year|a year later"
+    rf"|the previous year|the year before|yesterday|today|tomorrow|last week|this week|next week"
+    rf"|(?:on |last |this |next )?(?:{_DAY_RE}))\b",
+)
+
+
+def _month_year(d: date) -> str:
+    return f"{MONTHS[d.month - 1].capitalize()} {d.year}"
+
+
+def _last_named_month(text: str, article_date: date) -> date | None:
+    """The last month named in `text`, as the first day of that month (year inferred from the article date)."""
+    found = None
+    for m in _NAMED_MONTH.finditer(text):
+        if m.group(1) is None and m.group(2) == "May":
+            continue  # "May" alone is too often the verb
+        month = MONTHS.index(m.group(2).lower()) + 1
+        year = int(m.group(3)) if m.group(3) else (article_date.year if month <= article_date.month else article_date.year - 1)
+        found = date(year, month, 1)
+    return found
+
+
+def resolve(expression: str, article_date: date, context: str = "") -> str | None:
+    """What a relative `expression` means in an article of `article_date`; `context` is the text before it."""
+    e = expression.lower()
+    anchor = _last_named_month(context, article_date)
+    if e in ("the following month", "the next month", "a month later"):
+        return _month_year(anchor + relativedelta(months=1)) if anchor else None
+    if e in ("the previous month", "the month before"):
+        return _month_year(anchor - relativedelta(months=1)) if anchor else None
+    if e in ("the following year", "the next year", "a year later", "the previous year", "the year before"):
+        if not anchor:
+            return None
+        return str(anchor.year + (1 if "follow" in e or "next" in e or "later" in e else -1))
+    if e == "last month":
+        return _month_year(article_date - relativedelta(months=1))
+    if e == "this month":
+        return _month_year(article_date)
+    if e == "next month":
+        return _month_year(article_date + relativedelta(months=1))
+    if e in ("last year", "this year", "next year"):
+        return str(article_date.year + {"last year": -1, "this year": 0, "next year": 1}[e])
+    if e in ("yesterday", "today", "tomorrow"):
+        return _long(article_date + timedelta(days={"yesterday": -1, "today": 0, "tomorrow": 1}[e]))
+    if e in ("last week", "this week", "next week"):
+        start = article_date - timedelta(days=article_date.weekday()) + timedelta(weeks={"last week": -1, "this week": 0, "next week": 1}[e])
+        return f"week of {_long(start)}"
+    words = e.split()
+    if words[-1] in WEEKDAYS:
+        target = WEEKDAYS.index(words[-1])
+        if words[0] == "next":
+            delta = (target - article_date.weekday()) % 7 or 7
+            return _long(article_date + timedelta(days=delta))
+        delta = (article_date.weekday() - target) % 7
+        if words[0] == "last" and delta == 0:
+            delta = 7
+        return _long(article_date - timedelta(days=delta))
+    return None
+
+
+def _long(d: date) -> str:
+    return f"{d.day} {MONTHS[d.month - 1].capitalize()} {d.year}"
+
+
+def explain_dates(sentence: str, article_date: date | None, before: str = "") -> str:
+    """`sentence` with each relative date followed by its meaning in brackets, e.g. "the following month [September 2022]".
+
+    Months named without a year ("in March") get their year too. `before` is the article text preceding
+    the sentence, used as the anchor for "the following month" and the like.
+    """
+    if article_date is None:
+        return sentence
+    out, pos = [], 0
+    spans = []
+    for m in _RELATIVE.finditer(sentence):
+        meaning = resolve(m.group("rel"), article_date, before + " " + sentence[: m.start()])
+        if meaning:
+            spans.append((m.end(), meaning))
+    for m in _NAMED_MONTH.finditer(sentence):
+        if m.group(3) or (m.group(1) is None):
+            continue  # has a year already, or a bare "May"/"March" that may not be a date
+        month = MONTHS.index(m.group(2).lower()) + 1
+        year = article_date.year if month <= article_date.month else article_date.year - 1
+        spans.append((m.end(), str(year)))
+    for end, meaning in sorted(spans):
+        out.append(sentence[pos:end])
+        out.append(f" [{meaning}]")
+        pos = end
+    out.append(sentence[pos:])
+    return "".join(out)

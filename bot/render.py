@@ -1,0 +1,34 @@
+"""Render an Answer for the terminal (plain text, no colour codes when piped)."""
+from __future__ import annotations
+
+import textwrap
+
+from bot.types import Answer, Citation, Hit
+
+
+def source_line(c: Citation) -> str:
+    where = c.url or f"file: {c.article_id}"
+    parts = [c.title or c.article_id, c.source, c.date.isoformat() if c.date else "date unknown"]
+    return f"[{c.n}] " + " · ".join(p for p in parts if p) + f"\n    {where}"
+
+
+def match_line(h: Hit) -> str:
+    a = h.article
+    head = " · ".join(p for p in (a.title or a.id, a.source, a.date.isoformat() if a.date else None) if p)
+    snippet = textwrap.shorten(h.passage.text, 160, placeholder=" …")
+    return f"- {head}\n    {snippet}"
+
+
+def render_text(answer: Answer, width: int = 100) -> str:
+    lines = [textwrap.fill(answer.text, width)]
+    if answer.abstained:
+        if answer.retrieved:
+            lines += ["", "Closest matches:"] + [match_line(h) for h in answer.retrieved[:3]]
+    else:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            lines.append(source_line(c))
+            lines.append(textwrap.fill(f"“{c.quote}”", width, initial_indent="    ", subsequent_indent="    "))
+    as_of = answer.as_of.isoformat() if answer.as_of else "today"
+    lines += ["", f"(as of {as_of}; {answer.latency_ms:.0f} ms)"]
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""`ask()`: the one entry point every front end uses (CLI, chat, Discord, eval)."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ingest.embed import Embedder, make_embedder
+from ingest.errors import NewsbotError
+from ingest.index import Index, open_chroma
+from bot.answer import Answerer, ExtractiveAnswerer
+from bot.search import Searcher, SearchSettings
+from bot.settings import Settings
+from bot.types import Answer
+
+MAX_QUESTION_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_FOLLOW_UP = re.compile(r"\b(he|she|it|they|him|her|them|his|hers|its|their|theirs|this|that|these|those|there|then)\b|^\s*(and|what about|how about)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation, kept so a follow-up can be understood."""
+
+    question: str
+    answer: str = ""
+
+
+def clean_question(question: str) -> str:
+    q = " ".join(_CONTROL.sub(" ", question or "").split())
+    if not q:
+        raise NewsbotError('the question is empty: ask something, e.g. newsbot ask "When was the ambassador appointed?"')
+    if len(q) > MAX_QUESTION_CHARS:
+        raise NewsbotError(f"the question is {len(q):,} characters long; keep it under {MAX_QUESTION_CHARS:,}")
+    return q
+
+
+def standalone_query(question: str, history: Sequence[Turn]) -> str:
+    """A search query for a follow-up: pronouns and ellipsis borrow the previous turn's words."""
+    if not history:
+        return question
+    if _FOLLOW_UP.search(question) or len(question.split()) <= 4:
+        return f"{question} {history[-1].question}"
+    return question
+
+
+class NewsBot:
+    """The reader side, assembled once: index, embedder, searcher and answerer."""
+
+    def __init__(self, index: Index, embedder: Embedder, answerer: Answerer | None = None, *,
+                 top_k: int = 5, search: SearchSettings = SearchSettings()):
+        self.index = index
+        self.embedder = embedder
+        self.searcher = Searcher(index, embedder, search)
+        self.answerer = answerer or ExtractiveAnswerer(embedder)
+        self.top_k = top_k
+
+    def ask(self, question: str, *, history: Sequence[Turn] = (), as_of: date | None = None, k: int | None = None) -> Answer:
+        """Answer `question` from articles published on or before `as_of` (default: today)."""
+        question = clean_question(question)
+        self.index.require_content()
+        as_of = as_of or date.today()
+        t0 = time.perf_counter()
+        hits = self.searcher.search(standalone_query(question, history), k=k or self.top_k, as_of=as_of)
+        t1 = time.perf_counter()
+        answer = self.answerer.answer(question, hits, as_of=as_of)
+        t2 = time.perf_counter()
+        return dataclasses.replace(answer, retrieved=tuple(hits), as_of=as_of,
+                                   timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000})
+
+
+def index_folder(settings: Settings, name: str = "default") -> Path:
+    return settings.core.data_dir / "indexes" / name
+
+
+def open_index(settings: Settings, embedder: Embedder, name: str = "default", settings_key: str | None = None) -> Index:
+    folder = index_folder(settings, name)
+    client = open_chroma(settings.chroma_config(folder))
+    return Index(folder, client, name=name, model=embedder.name, dim=embedder.dim,
+                 settings_key=settings.core.split.key if settings_key is None else settings_key)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    c = settings.core
+    return make_embedder(c.embedding_model, device=c.device, batch_size=c.batch_size, precision=c.precision)
+
+
+def build_bot(settings: Settings, embedder: Embedder | None = None, index_name: str = "default") -> NewsBot:
+    embedder = embedder or build_embedder(settings)
+    index = open_index(settings, embedder, index_name)
+    return NewsBot(index, embedder, top_k=settings.core.top_k, search=SearchSettings(per_article=settings.core.per_article))

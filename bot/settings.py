@@ -1,0 +1,66 @@
+"""One typed settings object, read from the environment and `.env`, built once in the entry point."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.embed import PACKAGED_MODEL
+from ingest.index import ChromaConfig
+from ingest.pipeline import SplitSettings
+
+
+class CoreSettings(BaseSettings):
+    """Data directory, embedding model, splitting and retrieval (env prefix NEWSBOT_)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", extra="ignore", env_file_encoding="utf-8")
+
+    data_dir: Path = Field(Path(".newsbot"), description="Where the index, manifest and eval runs live.")
+    embedding_model: str = Field(PACKAGED_MODEL, description="Packaged MiniLM, or any sentence-transformers name or local path.")
+    device: str = Field("cpu", description="Torch device for embedding: cpu, cuda, cuda:1, mps.")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 where the CPU has native bf16, else fp32.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Passages per forward pass of the embedding model.")
+    top_k: int = Field(5, ge=1, le=50, description="Passages shown to the answerer and cited from.")
+    passage_chars: int = Field(600, ge=100, le=8000, description="Largest passage, in characters (whole sentences).")
+    passage_overlap: int = Field(0, ge=0, le=5, description="Sentences repeated between neighbouring passages.")
+    embed_context: bool = Field(True, description="Embed each passage with its article's title and date.")
+    per_article: int = Field(2, ge=1, le=20, description="At most this many passages of one article in the results.")
+    log_level: str = Field("WARNING", description="Python logging level for the CLI.")
+
+    @property
+    def split(self) -> SplitSettings:
+        return SplitSettings(self.passage_chars, self.passage_overlap, self.embed_context)
+
+
+class ChromaSettings(BaseSettings):
+    """A Chroma server instead of the embedded store (env prefix CHROMA_); unset host = embedded."""
+
+    model_config = SettingsConfigDict(env_prefix="CHROMA_", extra="ignore", env_file_encoding="utf-8")
+
+    host: str | None = Field(None, description="Chroma server host; empty for the embedded store under the data dir.")
+    port: int = Field(8000, description="Chroma server port.")
+    ssl: bool = Field(False, description="Use HTTPS to reach the server.")
+    token: SecretStr | None = Field(None, description="Sent as `Authorization: Bearer <token>` when set.")
+
+
+class Settings(BaseModel):
+    """Everything newsbot reads from the environment, in sections."""
+
+    core: CoreSettings
+    chroma: ChromaSettings
+
+    @classmethod
+    def load(cls, env_file: Path | str | None = ".env", **core: object) -> Settings:
+        """Read the environment (and `env_file` when it exists); keyword arguments override core fields."""
+        kw = {"_env_file": env_file if env_file and Path(env_file).exists() else None}
+        base = CoreSettings(**kw)
+        overrides = {k: v for k, v in core.items() if v is not None}
+        return cls(core=base.model_copy(update=overrides) if overrides else base, chroma=ChromaSettings(**kw))
+
+    def chroma_config(self, folder: Path) -> ChromaConfig:
+        headers = (("Authorization", f"Bearer {self.chroma.token.get_secret_value()}"),) if self.chroma.token else ()
+        if self.chroma.host:
+            return ChromaConfig(host=self.chroma.host, port=self.chroma.port, ssl=self.chroma.ssl, headers=headers)
+        return ChromaConfig(path=folder / "chroma")

@@ -1,0 +1,70 @@
+"""The data that flows on the reader side: search hits, citations and answers."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from ingest.index import StoredArticle
+from ingest.types import Passage
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result with its article's metadata at hand; `score` is the fused score."""
+
+    passage: Passage
+    article: StoredArticle
+    score: float
+    rank: int
+    dense: float = 0.0  # cosine similarity of query and passage
+    lexical: float = 0.0  # BM25 score
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered source of an answer; `quote` is a verbatim span of the passage."""
+
+    n: int
+    article_id: str
+    passage_id: str
+    title: str | None
+    url: str | None
+    date: date | None
+    source: str | None
+    quote: str
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["date"] = self.date.isoformat() if self.date else None
+        return d
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What every front end renders: text with [n] markers, its citations, and what was searched."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    retrieved: tuple[Hit, ...] = ()
+    as_of: date | None = None
+    confidence: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def latency_ms(self) -> float:
+        return round(sum(self.timings.values()), 1)
+
+    def as_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "citations": [c.as_dict() for c in self.citations],
+            "retrieved": [{"passage_id": h.passage.id, "article_id": h.article.id, "score": round(h.score, 5)} for h in self.retrieved],
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "latency_ms": self.latency_ms,
+        }

@@ -1,0 +1,335 @@
+"""The index: Chroma (vectors) + a SQLite manifest (articles, passages, write-ahead intents) + BM25.
+
+The manifest is the source of truth. A write first records an intent, then changes Chroma, then commits
+the manifest and clears the intent in one SQLite transaction; an interrupted write leaves an intent that
+the next writer rolls back (deleting that article everywhere), so Chroma never keeps orphans.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from ingest.errors import EmptyIndex, IndexMismatch
+from ingest.lexical import LexicalIndex
+from ingest.types import Article, Passage
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, hash TEXT NOT NULL, title TEXT, url TEXT, date TEXT, date_int INTEGER NOT NULL,
+    source TEXT, n_passages INTEGER NOT NULL, chars INTEGER NOT NULL, ingested_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    id TEXT PRIMARY KEY, article_id TEXT NOT NULL, n INTEGER NOT NULL, start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+CREATE TABLE IF NOT EXISTS pending (article_id TEXT PRIMARY KEY);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article's metadata as the index holds it (the text lives in its passages)."""
+
+    id: str
+    hash: str
+    title: str | None
+    url: str | None
+    date: date | None
+    source: str | None
+    n_passages: int
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> StoredArticle:
+        return cls(row["id"], row["hash"], row["title"], row["url"],
+                   date.fromisoformat(row["date"]) if row["date"] else None, row["source"], row["n_passages"])
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    articles: int
+    passages: int
+    oldest: date | None
+    newest: date | None
+    last_ingest: float | None
+    model: str | None
+
+
+def read_stats(db: sqlite3.Connection) -> IndexStats:
+    row = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(n_passages), 0), MIN(NULLIF(date, '')), MAX(NULLIF(date, '')) FROM articles"
+    ).fetchone()
+    meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('last_ingest', 'model')").fetchall())
+    return IndexStats(row[0], row[1], date.fromisoformat(row[2]) if row[2] else None,
+                      date.fromisoformat(row[3]) if row[3] else None,
+                      float(meta["last_ingest"]) if "last_ingest" in meta else None, meta.get("model"))
+
+
+def stats_of(folder: Path) -> IndexStats:
+    """Statistics of the index in `folder` from its manifest alone (no model, no Chroma); empty if none."""
+    path = folder / "manifest.sqlite"
+    if not path.exists():
+        return IndexStats(0, 0, None, None, None, None)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return read_stats(db)
+    finally:
+        db.close()
+
+
+def date_int(d: date | None) -> int:
+    """yyyymmdd as an integer for Chroma range filters; 0 for an unknown date (never filtered out)."""
+    return d.year * 10000 + d.month * 100 + d.day if d else 0
+
+
+@dataclass(frozen=True)
+class ChromaConfig:
+    """Where Chroma lives: an embedded folder (default) or a server."""
+
+    path: Path | None = None
+    host: str | None = None
+    port: int = 8000
+    ssl: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def open_chroma(config: ChromaConfig):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if config.host:
+        return chromadb.HttpClient(host=config.host, port=config.port, ssl=config.ssl, headers=dict(config.headers), settings=settings)
+    assert config.path is not None
+    config.path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(config.path.resolve()), settings=settings)
+
+
+class Index:
+    """One named corpus: its Chroma collection, manifest and lexical index under `folder`."""
+
+    def __init__(self, folder: Path, client, *, name: str = "default", model: str, dim: int, settings_key: str = ""):
+        self.folder = folder
+        self.name = name
+        self.model = model
+        self.dim = dim
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(folder / "manifest.sqlite", timeout=30, check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self._check_meta(model, dim, settings_key)
+        self.collection = client.get_or_create_collection(
+            f"newsbot-{name}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+            metadata={"model": model, "dim": dim},
+        )
+        got = (self.collection.metadata or {}).get("model")
+        if got and got != model:
+            raise IndexMismatch(f"the Chroma collection newsbot-{name} was built with model {got!r}, not {model!r}")
+        self.max_batch = client.get_max_batch_size() if hasattr(client, "get_max_batch_size") else 5000
+        self._lexical: tuple[int, LexicalIndex] | None = None
+
+    # --- manifest -------------------------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    def _check_meta(self, model: str, dim: int, settings_key: str) -> None:
+        stored = self._meta("model")
+        if stored is None:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._set_meta("schema", str(SCHEMA_VERSION))
+            self._set_meta("model", model)
+            self._set_meta("dim", str(dim))
+            self._set_meta("settings", settings_key)
+            self._set_meta("generation", "0")
+            self.db.execute("COMMIT")
+            return
+        if stored != model or int(self._meta("dim") or 0) != dim:
+            raise IndexMismatch(
+                f"the index in {self.folder} was built with embedding model {stored!r} "
+                f"(dimension {self._meta('dim')}), but {model!r} (dimension {dim}) is configured. "
+                f"Use the same NEWSBOT_EMBEDDING_MODEL, or another --data-dir to build a new index."
+            )
+        if settings_key and (self._meta("settings") or "") != settings_key and self.count_articles():
+            raise IndexMismatch(
+                f"the index in {self.folder} was built with other splitting settings ({self._meta('settings')}); "
+                f"now {settings_key}. Re-ingest into another --data-dir, or restore the settings."
+            )
+        self._set_meta("settings", settings_key)
+
+    @property
+    def generation(self) -> int:
+        return int(self._meta("generation") or 0)
+
+    def manifest(self) -> dict[str, tuple[str, int]]:
+        """article id -> (content hash, passage count)."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT id, hash, n_passages FROM articles")}
+
+    def count_articles(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def stats(self) -> IndexStats:
+        return read_stats(self.db)
+
+    def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, StoredArticle] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(chunk))})"
+            out.update({r["id"]: StoredArticle.from_row(r) for r in self.db.execute(q, chunk)})
+        return out
+
+    def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, Passage] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = f'SELECT id, article_id, n, text, start, "end" FROM passages WHERE id IN ({",".join("?" * len(chunk))})'
+            out.update({r[0]: Passage(*r) for r in self.db.execute(q, chunk)})
+        return out
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        q = 'SELECT id, article_id, n, text, start, "end" FROM passages WHERE article_id=? ORDER BY n'
+        return [Passage(*r) for r in self.db.execute(q, (article_id,))]
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Roll back writes that an earlier process began and never committed; returns the article ids."""
+        pending = [r[0] for r in self.db.execute("SELECT article_id FROM pending")]
+        for article_id in pending:
+            logger.warning("rolling back an interrupted write of %s", article_id)
+            self.collection.delete(where={"article_id": article_id})
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+            self.db.execute("DELETE FROM articles WHERE id=?", (article_id,))
+            self.db.execute("DELETE FROM pending WHERE article_id=?", (article_id,))
+            self._bump()
+            self.db.execute("COMMIT")
+        return pending
+
+    def write(self, items: Sequence[tuple[Article, list[Passage]]], embeddings: np.ndarray) -> None:
+        """Add or replace articles with their passages and one embedding row per passage, in order."""
+        if not items:
+            return
+        old = self.manifest()
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executemany("INSERT OR IGNORE INTO pending(article_id) VALUES(?)", [(a.id,) for a, _ in items])
+        self.db.execute("COMMIT")
+
+        stale = [Passage.make_id(a.id, n) for a, ps in items if a.id in old for n in range(len(ps), old[a.id][1])]
+        if stale:
+            self.collection.delete(ids=stale)
+        ids, docs, metas = [], [], []
+        for article, passages in items:
+            for p in passages:
+                ids.append(p.id)
+                docs.append(p.text)
+                metas.append(self._metadata(article, p))
+        for i in range(0, len(ids), self.max_batch):
+            j = i + self.max_batch
+            self.collection.upsert(ids=ids[i:j], embeddings=embeddings[i:j], documents=docs[i:j], metadatas=metas[i:j])
+
+        now = time.time()
+        self.db.execute("BEGIN IMMEDIATE")
+        for article, passages in items:
+            self.db.execute("DELETE FROM passages WHERE article_id=?", (article.id,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO articles(id, hash, title, url, date, date_int, source, n_passages, chars, ingested_at)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?)",
+                (article.id, article.content_hash, article.title, article.url, article.date.isoformat() if article.date else None,
+                 date_int(article.date), article.source, len(passages), len(article.text), now),
+            )
+            self.db.executemany(
+                'INSERT INTO passages(id, article_id, n, start, "end", text) VALUES(?,?,?,?,?,?)',
+                [(p.id, p.article_id, p.n, p.start, p.end, p.text) for p in passages],
+            )
+        self.db.executemany("DELETE FROM pending WHERE article_id=?", [(a.id,) for a, _ in items])
+        self._bump()
+        self._set_meta("last_ingest", str(now))
+        self.db.execute("COMMIT")
+
+    def delete(self, article_ids: Sequence[str]) -> None:
+        """Remove articles everywhere (used by --prune)."""
+        if not article_ids:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executemany("INSERT OR IGNORE INTO pending(article_id) VALUES(?)", [(a,) for a in article_ids])
+        self.db.execute("COMMIT")
+        self.recover()
+
+    def _bump(self) -> None:
+        self._set_meta("generation", str(self.generation + 1))
+
+    @staticmethod
+    def _metadata(article: Article, p: Passage) -> dict:
+        meta = {"article_id": article.id, "n": p.n, "start": p.start, "end": p.end, "date_int": date_int(article.date),
+                "hash": article.content_hash}
+        for key, value in (("title", article.title), ("url", article.url), ("source", article.source),
+                           ("date", article.date.isoformat() if article.date else None)):
+            if value:
+                meta[key] = value
+        return meta
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def require_content(self) -> None:
+        if not self.count_articles():
+            raise EmptyIndex(f"the index in {self.folder} is empty: run `newsbot ingest PATH` first")
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index for the current generation, loaded from disk or rebuilt once and cached."""
+        gen = self.generation
+        if self._lexical and self._lexical[0] == gen:
+            return self._lexical[1]
+        folder = self.folder / "bm25"
+        stamp = folder / "generation.json"
+        lex = None
+        if stamp.exists():
+            try:
+                if json.loads(stamp.read_text())["generation"] == gen:
+                    lex = LexicalIndex.load(folder)
+            except (OSError, ValueError, KeyError) as e:
+                logger.warning("lexical index unreadable (%s); rebuilding", e)
+        if lex is None:
+            lex = self.rebuild_lexical(gen)
+        self._lexical = (gen, lex)
+        return lex
+
+    def rebuild_lexical(self, gen: int | None = None) -> LexicalIndex:
+        gen = self.generation if gen is None else gen
+        rows = self.db.execute("SELECT id, text FROM passages ORDER BY rowid").fetchall()
+        lex = LexicalIndex.build([r[0] for r in rows], [r[1] for r in rows])
+        folder = self.folder / "bm25"
+        lex.save(folder)
+        (folder / "generation.json").write_text(json.dumps({"generation": gen}))
+        return lex
+
+    def passage_dates(self, ids: Sequence[str]) -> np.ndarray:
+        """date_int of each passage's article, aligned with `ids` (for lexical date filters)."""
+        rows = dict(self.db.execute("SELECT p.id, a.date_int FROM passages p JOIN articles a ON a.id = p.article_id"))
+        return np.array([rows.get(i, 0) for i in ids], dtype=np.int64)
+
+    def close(self) -> None:
+        self.db.close()
+

@@ -1,0 +1,159 @@
+"""The ingest run: load -> split -> embed -> write, incremental by content hash, with a summary."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.embed import Embedder
+from ingest.errors import BadArticle
+from ingest.index import Index
+from ingest.loaders import Loaded, iter_source_files, load_path
+from ingest.split import split_article
+from ingest.types import Article, Passage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How articles become passages and what text each passage is embedded with."""
+
+    max_chars: int = 600
+    overlap: int = 0
+    context: bool = True  # embed "title (date)" before the passage text
+
+    @property
+    def key(self) -> str:
+        return f"chars={self.max_chars};overlap={self.overlap};context={int(self.context)}"
+
+
+@dataclass
+class IngestReport:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    pruned: int = 0
+    recovered: int = 0
+    passages: int = 0
+    chars: int = 0
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def passages_per_s(self) -> float:
+        return self.passages / self.seconds if self.seconds else 0.0
+
+    @property
+    def chars_per_s(self) -> float:
+        return self.chars / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["passages_per_s"] = round(self.passages_per_s, 1)
+        d["chars_per_s"] = round(self.chars_per_s, 1)
+        d["seconds"] = round(self.seconds, 2)
+        return d
+
+    def summary(self) -> str:
+        return (
+            f"articles: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{len(self.skipped)} skipped{f', {self.pruned} pruned' if self.pruned else ''}; "
+            f"{self.passages} passages in {self.seconds:.1f} s ({self.passages_per_s:.0f} passages/s)"
+        )
+
+
+def embedding_text(article: Article, passage: Passage, context: bool) -> str:
+    """What the model sees for a passage: with context, the article's title and date lead the text."""
+    if not context:
+        return passage.text
+    head = " ".join(x for x in (article.title, f"({article.date.isoformat()})" if article.date else None) if x)
+    return f"{head}\n{passage.text}" if head else passage.text
+
+
+def load_sources(paths: Iterable[Path]) -> Iterator[Loaded]:
+    for file, root in iter_source_files(paths):
+        if not file.exists():
+            yield BadArticle(str(file), "no such file or folder")
+            continue
+        yield from load_path(file, root)
+
+
+def ingest(
+    sources: Iterable[Loaded],
+    index: Index,
+    embedder: Embedder,
+    *,
+    split: SplitSettings = SplitSettings(),
+    prune: bool = False,
+    batch_passages: int = 1024,
+    progress: bool = True,
+) -> IngestReport:
+    """Bring the index in line with `sources`; unchanged articles cost a hash comparison only."""
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    report = IngestReport()
+    report.recovered = len(index.recover())
+    manifest = index.manifest()
+    seen: dict[str, str] = {}
+    batch: list[tuple[Article, list[Passage]]] = []
+    n_batch = 0
+    bar = tqdm(desc="ingest", unit=" passages", disable=not progress, dynamic_ncols=True, smoothing=0.1)
+
+    def flush() -> None:
+        nonlocal batch, n_batch
+        if not batch:
+            return
+        texts = [embedding_text(a, p, split.context) for a, ps in batch for p in ps]
+        vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
+        index.write(batch, vectors)
+        bar.update(len(texts))
+        batch, n_batch = [], 0
+
+    try:
+        for item in sources:
+            if isinstance(item, BadArticle):
+                report.skipped.append(str(item))
+                logger.warning("skipped %s", item)
+                continue
+            digest = item.content_hash
+            if item.id in seen:
+                if seen[item.id] != digest:
+                    msg = f"{item.id}: duplicate id with different text; the first copy was kept"
+                    report.skipped.append(msg)
+                    logger.warning("skipped %s", msg)
+                continue
+            seen[item.id] = digest
+            if item.id in manifest and manifest[item.id][0] == digest:
+                report.unchanged += 1
+                continue
+            if item.id in manifest:
+                report.changed += 1
+            else:
+                report.new += 1
+            passages = split_article(item, split.max_chars, split.overlap)
+            batch.append((item, passages))
+            n_batch += len(passages)
+            report.passages += len(passages)
+            report.chars += len(item.text)
+            if n_batch >= batch_passages:
+                flush()
+        flush()
+        if prune and report.skipped:
+            logger.warning("not pruning: %d inputs were skipped, and their articles must not be deleted", len(report.skipped))
+        elif prune:
+            gone = sorted(set(manifest) - set(seen))
+            index.delete(gone)
+            report.pruned = len(gone)
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - t0
+    if report.new or report.changed or report.pruned or report.recovered:
+        index.rebuild_lexical()
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -1,0 +1,122 @@
+"""The `newsbot` command as a user runs it: help, ingest, ask, stats, exit codes and clean errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from tests.conftest import REPO, SEED_ARTICLE
+
+NEWSBOT = [sys.executable, "-m", "bot.cli"]
+
+
+@pytest.fixture
+def run(monkeypatch):
+    """Invoke the CLI in-process with the fast hashing embedder (the real model is tested elsewhere)."""
+    monkeypatch.setenv("NEWSBOT_EMBEDDING_MODEL", "hash-64")
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_every_command_has_help_text():
+    """A command without a docstring would show an empty --help."""
+    for name, command in cli.commands.items():
+        assert command.help and len(command.help) > 20, name
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0 and "--data-dir" in result.output
+
+
+def test_help_is_instant_and_imports_no_torch():
+    """`newsbot --help` must not pay for torch / sentence-transformers."""
+    code = "import sys; from bot.cli import cli; print('torch' in sys.modules, 'chromadb' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_ingest_then_ask_with_json(run, tmp_path):
+    """Ingest the seed, ask with --as-of and --json: the Answer object with a citation of the seed."""
+    r = run("ingest", str(SEED_ARTICLE.parent), "--json", "--data-dir", str(tmp_path / "d"))
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["new"] == 1 and report["passages"] >= 1
+    r = run("ask", "Which Israeli newspaper reported on Hamas officials?", "--as-of", "2022-10-26", "--json",
+            "--data-dir", str(tmp_path / "d"))
+    answer = json.loads(r.output)
+    assert set(answer) >= {"question", "answer", "abstained", "citations", "retrieved", "timings", "latency_ms"}
+    assert answer["retrieved"][0]["article_id"] == "israel-turkey-security-ties"
+    if not answer["abstained"]:
+        assert answer["citations"][0]["article_id"] == "israel-turkey-security-ties"
+
+
+def test_ask_before_ingest_says_what_to_do(run):
+    r = run("ask", "Anything?")
+    assert r.exit_code == 1 and "newsbot ingest" in r.output and "Traceback" not in r.output
+
+
+def test_empty_question_is_a_clear_error(run):
+    run("ingest", str(SEED_ARTICLE))
+    r = run("ask", "  ")
+    assert r.exit_code == 1 and "question is empty" in r.output
+
+
+def test_bad_as_of_is_a_usage_error(run):
+    r = run("ask", "x", "--as-of", "26/10/2022")
+    assert r.exit_code == 2 and "not a date" in r.output
+
+
+def test_skipped_input_gives_exit_code_3_and_keeps_the_rest(run, tmp_path):
+    """A bad file is reported, the good ones are ingested, and the exit code tells a script."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "good.txt").write_text("date 2022-01-01 A good article about the harbour.")
+    (src / "bad.txt").write_bytes(b"\xff\xfe\x00garbage")
+    r = run("ingest", str(src))
+    assert r.exit_code == 3
+    assert "bad.txt" in r.output and "1 new" in r.output
+    assert json.loads(run("stats", "--json").output)["articles"] == 1
+
+
+def test_stats_on_a_new_data_dir(run, tmp_path):
+    r = run("stats", "--json", "--data-dir", str(tmp_path / "new"))
+    assert json.loads(r.output)["articles"] == 0
+
+
+def test_killed_ingest_resumes_to_the_same_index(tmp_path):
+    """kill -9 in the middle of an ingest, then a rerun: same passages as a clean ingest, no orphans."""
+    from tests.conftest import SMOKE
+
+    env = {"NEWSBOT_EMBEDDING_MODEL": "hash-64", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    src = str(SMOKE / "articles.jsonl.gz")
+    clean = tmp_path / "clean"
+    subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(clean)], env=env, cwd=REPO, check=True, capture_output=True)
+    crashed = tmp_path / "crashed"
+    p = subprocess.Popen([*NEWSBOT, "ingest", src, "--data-dir", str(crashed)], env=env, cwd=REPO,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (crashed / "indexes" / "default" / "chroma").exists():
+        time.sleep(0.05)
+    time.sleep(1.0)
+    p.kill()
+    p.wait()
+    subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(crashed)], env=env, cwd=REPO, check=True, capture_output=True)
+    assert _snapshot(clean) == _snapshot(crashed)
+
+
+def _snapshot(data_dir):
+    from ingest.embed import HashEmbedder
+    from tests.conftest import make_index
+
+    index = make_index(data_dir / "indexes" / "default", HashEmbedder(64))
+    chroma = sorted(index.collection.get(include=[])["ids"])
+    manifest = sorted(r[0] for r in index.db.execute("SELECT id FROM passages"))
+    assert chroma == manifest
+    return chroma, sorted(index.manifest().items()), sorted(index.lexical().ids)
