@@ -143,6 +143,45 @@ def stats(as_json, settings):
     click.echo(json.dumps(d, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in d.items()))
 
 
+@cli.command("eval")
+@click.argument("set_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for predictions.jsonl, metrics.json, report.md, report.png [default: runs/<set>].")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
+@click.option("--k", type=click.IntRange(1, 50), default=None, help="Passages given to the answerer [default: NEWSBOT_TOP_K].")
+@click.option("--answerer", default="extractive", show_default=True, help="Which answerer to evaluate.")
+@click.option("--baseline", type=click.Choice(["langchain-tutorial"]), default=None,
+              help="Evaluate the LangChain RAG tutorial pipeline instead, on the same data and model.")
+@click.option("--compare", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Another run's metrics.json to print side by side with deltas.")
+@click.option("--recompute", is_flag=True, help="Only recompute metrics from OUT/predictions.jsonl and print them.")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics.json instead of the table.")
+@common
+def eval_(set_dir, out, limit, k, answerer, baseline, compare, recompute, as_json, settings):
+    """Score newsbot on an eval set (e.g. ../shared/eval/dev): retrieval, answers, abstention, speed.
+
+    The set's articles are ingested into an index of their own (reused while corpus, model and
+    splitting settings are unchanged); every question is answered through the same ask() as the CLI,
+    as of the question's date. Ctrl-C keeps what is done; running again resumes.
+    """
+    from bot.evaluation.report import compare_table, load_metrics
+    from bot.evaluation.run import recompute as recompute_metrics, run_eval
+
+    out = out or Path("runs") / (set_dir.name + ("-" + baseline if baseline else ""))
+    if k:
+        settings = settings.model_copy(update={"core": settings.core.model_copy(update={"top_k": k})})
+    if recompute:
+        click.echo(json.dumps(recompute_metrics(out, set_dir), indent=2))
+        return
+    metrics = run_eval(set_dir, out, settings, limit=limit, answerer=answerer, baseline=baseline, progress=sys.stderr.isatty())
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+        return
+    other = load_metrics(compare) if compare else {}
+    click.echo(compare_table(metrics, other, metrics["config"]["system"], str(compare) if compare else "–"))
+    click.echo(f"\nwritten: {out}/predictions.jsonl, metrics.json, report.md, report.png")
+
+
 def main() -> None:
     cli(prog_name="newsbot")
 

@@ -52,12 +52,13 @@ class NewsBot:
     """The reader side, assembled once: index, embedder, searcher and answerer."""
 
     def __init__(self, index: Index, embedder: Embedder, answerer: Answerer | None = None, *,
-                 top_k: int = 5, search: SearchSettings = SearchSettings()):
+                 top_k: int = 5, retrieve_k: int = 10, search: SearchSettings = SearchSettings()):
         self.index = index
         self.embedder = embedder
         self.searcher = Searcher(index, embedder, search)
         self.answerer = answerer or ExtractiveAnswerer(embedder)
         self.top_k = top_k
+        self.retrieve_k = retrieve_k  # kept in Answer.retrieved (closest matches, eval's recall@10)
 
     def ask(self, question: str, *, history: Sequence[Turn] = (), as_of: date | None = None, k: int | None = None) -> Answer:
         """Answer `question` from articles published on or before `as_of` (default: today)."""
@@ -65,9 +66,10 @@ class NewsBot:
         self.index.require_content()
         as_of = as_of or date.today()
         t0 = time.perf_counter()
-        hits = self.searcher.search(standalone_query(question, history), k=k or self.top_k, as_of=as_of)
+        k = k or self.top_k
+        hits = self.searcher.search(standalone_query(question, history), k=max(k, self.retrieve_k), as_of=as_of)
         t1 = time.perf_counter()
-        answer = self.answerer.answer(question, hits, as_of=as_of)
+        answer = self.answerer.answer(question, hits[:k], as_of=as_of)
         t2 = time.perf_counter()
         return dataclasses.replace(answer, retrieved=tuple(hits), as_of=as_of,
                                    timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000})

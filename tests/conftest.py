@@ -10,7 +10,7 @@ import pytest
 
 from ingest.embed import HashEmbedder, make_embedder
 from ingest.index import ChromaConfig, Index, open_chroma
-from ingest.pipeline import SplitSettings, ingest, load_sources
+from ingest.pipeline import SplitSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_EVAL = REPO.parent / "shared" / "eval"
@@ -47,14 +47,31 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def smoke_index(tmp_path_factory, embedder):
-    """A real index (real model, real Chroma) of the smoke set, built once per test session."""
+def smoke_eval(tmp_path_factory, embedder):
+    """`newsbot eval` of the smoke set with the real model and a real Chroma, run once per session.
+
+    Returns (settings, out folder, metrics); the index it built is shared by the other slow tests.
+    """
+    from bot.evaluation.run import run_eval
+    from bot.settings import Settings
+
     if not SMOKE.exists():
         pytest.skip(f"{SMOKE} not found: the shared eval data must sit beside the checkout")
-    folder = tmp_path_factory.mktemp("smoke") / "indexes" / "default"
-    index = make_index(folder, embedder)
-    report = ingest(load_sources([SMOKE / "articles.jsonl.gz"]), index, embedder, progress=False)
-    assert report.new == 295 and not report.skipped
+    root = tmp_path_factory.mktemp("smoke")
+    settings = Settings.load(None, data_dir=root / "data")
+    out = root / "run"
+    metrics = run_eval(SMOKE, out, settings, progress=False, embedder=embedder)
+    return settings, out, metrics
+
+
+@pytest.fixture(scope="session")
+def smoke_index(smoke_eval, embedder):
+    """The real index of the smoke set that the eval run built."""
+    from bot.service import open_index
+
+    settings, _, metrics = smoke_eval
+    index = open_index(settings, embedder, metrics["config"]["index"])
+    assert index.count_articles() == 295
     return index
 
 

@@ -1,0 +1,58 @@
+"""`newsbot eval` on ../shared/eval/smoke: all files written, metrics recomputable, quality above floors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.evaluation.run import recompute, run_eval
+from tests.conftest import SMOKE
+
+pytestmark = pytest.mark.slow
+
+# Regression gate on quality (never on time): measured on smoke, minus a small margin.
+FLOORS = {
+    ("retrieval", "recall@5"): 0.90,
+    ("retrieval", "mrr@10"): 0.76,
+    ("answers", "answer_hit"): 0.58,
+    ("answers", "cite_gold"): 0.85,
+}
+
+
+def test_eval_writes_its_outputs(smoke_eval):
+    _, out, metrics = smoke_eval
+    for name in ("predictions.jsonl", "metrics.json", "report.md", "report.png"):
+        assert (out / name).stat().st_size > 0
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == metrics["questions"] == 50
+    assert set(rows[0]) >= {"id", "answer", "abstained", "citations", "retrieved", "latency_ms"}
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_metrics_agree_with_a_recomputation(smoke_eval):
+    _, out, metrics = smoke_eval
+    again = recompute(out, SMOKE)
+    for section in ("retrieval", "answers", "abstention"):
+        assert again[section] == metrics[section]
+
+
+@pytest.mark.parametrize("section, key", list(FLOORS))
+def test_quality_floor(smoke_eval, section, key):
+    metrics = smoke_eval[2]
+    assert metrics[section][key] >= FLOORS[(section, key)], f"{key} fell to {metrics[section][key]}"
+
+
+def test_seed_question_is_answered_with_september(smoke_eval):
+    _, out, _ = smoke_eval
+    rows = {r["id"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
+    assert "September" in rows["seed-01"]["answer"]
+
+
+def test_rerun_resumes_without_answering_again(smoke_eval, embedder):
+    """A second run with the same settings reuses the index and every answered row."""
+    settings, out, metrics = smoke_eval
+    asked = []
+    again = run_eval(SMOKE, out, settings, progress=False, embedder=embedder, on_row=lambda q, r: asked.append(q["id"]))
+    assert asked == []
+    assert again["answers"] == metrics["answers"]
+    assert again["speed"]["reingest_seconds"] is not None

@@ -1,0 +1,85 @@
+"""The scoring functions on hand-made cases, as ../shared/eval/README.md defines them."""
+from __future__ import annotations
+
+import pytest
+
+from bot.evaluation.metrics import answer_hit, choice_credit, first_relevant_rank, normalise, score, token_f1
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("The “Squid Game”!", "squid game"),
+    ("An apple a day", "apple day"),
+    ("U.S.-Mexico  border", "u s mexico border"),
+    ("Ｆｕｌｌ－ｗｉｄｔｈ", "full width"),
+    ("café", "café"),
+])
+def test_normalise(raw, expected):
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize("text, answers, hit", [
+    ("It was Japan’s former leader.", ["Japan"], True),
+    ("Iranian officials said", ["Iran"], False),  # not glued to letters
+    ("13 people", ["3"], False),
+    ("Appointed the following month [September 2022]. [1]", ["September 2022"], True),
+    ("The “Squid Game” star", ["“Squid Game”", "Squid Game"], True),
+    ("anything", ["", "a"], False),  # empty after normalising never hits
+])
+def test_answer_hit(text, answers, hit):
+    assert answer_hit(text, answers) is hit
+
+
+def test_token_f1():
+    assert token_f1("Benny Gantz", "Gantz") == pytest.approx(2 * 0.5 * 1 / 1.5)
+    assert token_f1("", "x") == 0.0
+
+
+def test_choice_verbatim_alone_wins():
+    """One choice named verbatim is the pick even when another has a higher F1."""
+    choices = ["Japan", "South Korea", "Greece", "Turkey"]
+    assert choice_credit("A former leader of Japan was shot", choices, "Japan") == 1.0
+    assert choice_credit("A former leader of Japan was shot", choices, "Greece") == 0.0
+
+
+def test_choice_ties_share_the_credit():
+    choices = ["New York City", "New Jersey City", "Boston", "Miami"]
+    # no verbatim choice; "new" and "city" overlap both New-choices equally
+    assert choice_credit("a new city", choices, "New York City") == pytest.approx(0.5)
+
+
+def test_choice_abstention_and_zero_f1_are_wrong():
+    choices = ["Japan", "Greece", "Peru", "Chile"]
+    assert choice_credit("Japan", choices, "Japan", abstained=True) == 0.0
+    assert choice_credit("nothing relevant", choices, "Japan") == 0.0
+
+
+def test_first_relevant_rank_needs_gold_article_and_answer_text():
+    retrieved = [
+        {"article_id": "x", "text": "Japan is mentioned"},  # not gold
+        {"article_id": "g", "text": "no answer here"},  # gold, no answer
+        {"article_id": "g", "text": "the leader of Japan"},
+    ]
+    assert first_relevant_rank(retrieved, ["g"], ["Japan"]) == 3
+    assert first_relevant_rank(retrieved[:2], ["g"], ["Japan"]) is None
+
+
+def test_score_on_a_tiny_run():
+    questions = {
+        "q1": {"answerable": True, "answers": ["Japan"], "gold_ids": ["g"], "choices": ["Japan", "Peru", "Chile", "Mali"]},
+        "q2": {"answerable": True, "answers": ["Peru"], "gold_ids": ["h"], "choices": None},
+        "n1": {"answerable": False, "answers": [], "gold_ids": []},
+    }
+    rows = [
+        {"id": "q1", "answer": "Japan [1]", "abstained": False, "citations": [{"article_id": "g"}],
+         "retrieved": [{"article_id": "g", "text": "Japan"}], "latency_ms": 10},
+        {"id": "q2", "answer": "not in the articles", "abstained": True, "citations": [],
+         "retrieved": [{"article_id": "x", "text": "Peru"}, {"article_id": "h", "text": "Peru"}], "latency_ms": 30},
+        {"id": "n1", "answer": "not in the articles", "abstained": True, "citations": [], "retrieved": [], "latency_ms": 20},
+    ]
+    m = score(rows, questions)
+    assert m["retrieval"]["recall@1"] == 0.5 and m["retrieval"]["recall@5"] == 1.0
+    assert m["retrieval"]["mrr@10"] == 0.75
+    assert m["answers"]["answer_hit"] == 0.5 and m["answers"]["choice_accuracy"] == 1.0
+    assert m["answers"]["cite_gold"] == 0.5
+    assert m["abstention"] == {"null_abstained": 1.0, "false_abstention": 0.5}
+    assert m["speed"]["ask_p50_ms"] == 20
