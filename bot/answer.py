@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
-
-import numpy as np
 
 from ingest.embed import Embedder
 from ingest.lexical import LexicalIndex
@@ -23,34 +21,24 @@ class Answerer(Protocol):
 
     name: str
 
-    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None) -> Answer: ...
-
-
-@dataclass(frozen=True)
-class Candidate:
-    hit: Hit
-    start: int  # offsets into the passage text
-    end: int
-    score: float
-    overlap: float
-    semantic: float
-
-    @property
-    def text(self) -> str:
-        return self.hit.passage.text[self.start:self.end]
+    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None) -> Answer:
+        """Answer from `hits`; `newest` is the date of the newest article available as of `as_of`."""
+        ...
 
 
 _QTYPE_PATTERNS = [
-    ("when", re.compile(r"^\s*(when|what (year|month|day|date|time)|in what (year|month)|on what (day|date)|how long ago)\b", re.I)),
-    ("number", re.compile(r"^\s*(how (many|much|old|long|far|big|large|tall|high|often)|what (percentage|percent|number|amount|share))\b|\bhow many\b", re.I)),
-    ("who", re.compile(r"^\s*(who|whom|whose)\b|\bwhich (person|man|woman|player|actor|singer|leader|president|minister|official|celebrity|company|team)\b", re.I)),
-    ("where", re.compile(r"^\s*where\b|\bwhich (country|city|state|nation|region|place|island)\b|\bin which\b", re.I)),
+    ("when", re.compile(r"^\s*(when|what (year|month|day|date|time)|in what (year|month)|on what (day|date)|how long ago|by when)\b", re.I)),
+    ("number", re.compile(r"\bhow (many|much|old|long|far|big|large|tall|high|often)\b|\bwhat (percentage|percent|number|amount|share|age)\b", re.I)),
+    ("who", re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|man|woman|player|actor|actress|singer|rapper|star|leader|president|minister|official|celebrity|author|artist|musician|comedian|athlete|senator|governor|judge|ceo|billionaire)\b", re.I)),
+    ("where", re.compile(r"^\s*where\b|\b(which|what) (country|city|state|nation|region|place|island|area|county|continent|capital)\b|\bin which\b", re.I)),
 ]
 _DATE_WORDS = re.compile(
-    r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|\d{4}|yesterday|today|tomorrow|decade|century|(last|next|this|following) (week|month|year))\b", re.I
+    r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|\d{4}|yesterday|today|tomorrow|tonight|decade|century|(last|next|this|following) (week|month|year))\b",
+    re.I,
 )
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|million|billion|trillion|half|percent)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][a-z'’\-]+(?:\s+[A-Z][a-z'’\-]+)+\b|\b[A-Z][a-z]{2,}\b")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*")
+_STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on", "at", "but", "and", "mr", "mrs", "ms", "dr"}
 
 
 def question_type(question: str) -> str | None:
@@ -60,28 +48,55 @@ def question_type(question: str) -> str | None:
     return None
 
 
-def _type_match(qtype: str | None, sentence: str, question: str) -> float:
+def new_names(sentence: str, question: str) -> int:
+    """Capitalised names (not sentence-initial) in `sentence` that the question does not already mention."""
+    q = question.lower()
+    names = [m.group(0) for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
+    return sum(1 for n in names if n.lower() not in _STOP_CAPS and n.lower() not in q)
+
+
+def type_match(qtype: str | None, sentence: str, question: str) -> float:
     """1.0 when the sentence holds the kind of thing the question asks for (a date, a number, a new name)."""
     if qtype == "when":
         return 1.0 if _DATE_WORDS.search(sentence) else 0.0
     if qtype == "number":
         return 1.0 if _NUMBER.search(sentence) else 0.0
     if qtype in ("who", "where"):
-        q = question.lower()
-        return 1.0 if any(m.group(0).lower() not in q for m in _NAME.finditer(sentence[1:])) else 0.0
-    return 0.0
+        return 1.0 if new_names(sentence, question) else 0.0
+    return 1.0 if new_names(sentence, question) or _NUMBER.search(sentence) else 0.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, with the features it is ranked by."""
+
+    hit: Hit
+    start: int  # offsets into the passage text
+    end: int
+    semantic: float  # cosine(question, sentence)
+    overlap: float  # idf-weighted share of the question's terms found in the sentence
+    context: float  # the same share over the sentence and its neighbours
+    type_match: float
+    novel: float  # 1 when the sentence says something beyond the question's own words
+
+    @property
+    def text(self) -> str:
+        return self.hit.passage.text[self.start:self.end]
 
 
 @dataclass(frozen=True)
 class ExtractiveSettings:
-    """Weights of the sentence score and the abstention threshold (tuned on ../shared/eval/dev)."""
+    """Weights of the sentence score and of the confidence (tuned on ../shared/eval/dev)."""
 
-    semantic: float = 0.45
-    overlap: float = 0.35
-    type_match: float = 0.12
-    rank: float = 0.08
-    min_confidence: float = 0.35
-    max_sentences_per_hit: int = 12
+    semantic: float = 0.4
+    overlap: float = 0.5
+    context: float = 0.1
+    type_match: float = 0.3
+    rank: float = 0.1
+    min_confidence: float = 0.36
+    max_sentences_per_hit: int = 16
+    staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
+    staleness_days: float = 30.0  # ... reaching the full weight at this age
 
 
 class ExtractiveAnswerer:
@@ -89,55 +104,67 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, settings: ExtractiveSettings = ExtractiveSettings()):
+    def __init__(self, embedder: Embedder, lexical: Callable[[], LexicalIndex] | None = None,
+                 settings: ExtractiveSettings = ExtractiveSettings()):
         self.embedder = embedder
+        self.lexical = lexical  # gives the current BM25 index, whose idf weighs the question's words
         self.settings = settings
 
-    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None) -> Answer:
+    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None) -> Answer:
         candidates = self.candidates(question, hits)
         if not candidates:
-            return abstain(question, hits, as_of=as_of, confidence=0.0)
-        best = max(candidates, key=lambda c: c.score)
-        confidence = self.confidence(best)
+            return abstain(question, as_of=as_of, confidence=0.0)
+        best = max(candidates, key=self.score)
+        confidence = self.confidence(best, newest)
         if confidence < self.settings.min_confidence:
-            return abstain(question, hits, as_of=as_of, confidence=confidence)
-        passage = best.hit.passage
-        before = passage.text[: best.start]
+            return abstain(question, as_of=as_of, confidence=confidence)
+        before = best.hit.passage.text[: best.start]
         shown = explain_dates(best.text, best.hit.article.date, before)
         citation = _citation(1, best.hit, best.text)
         return Answer(question=question, text=f"{shown} [1]", citations=(citation,), abstained=False, as_of=as_of, confidence=confidence)
 
+    def score(self, c: Candidate) -> float:
+        s = self.settings
+        return (
+            s.semantic * c.semantic + s.overlap * c.overlap + s.context * c.context
+            + s.type_match * c.type_match + s.rank / c.hit.rank
+        ) * (0.5 + 0.5 * c.novel)
+
+    def confidence(self, best: Candidate, newest: date | None = None) -> float:
+        """How sure the best sentence answers the question, in [0, 1]; stale evidence lowers it."""
+        s = self.settings
+        raw = 0.45 * best.semantic + 0.45 * best.overlap + 0.1 * best.type_match
+        evidence = best.hit.article.date
+        if newest and evidence and s.staleness_weight:
+            raw -= s.staleness_weight * min(1.0, max(0, (newest - evidence).days) / s.staleness_days)
+        return max(0.0, min(1.0, raw))
+
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
         s = self.settings
         q_terms = set(LexicalIndex.tokenize([question])[0])
+        weights = self.lexical().idf(sorted(q_terms)) if self.lexical else dict.fromkeys(q_terms, 1.0)
+        total = sum(weights.values()) or 1.0
         qtype = question_type(question)
         spans: list[tuple[Hit, int, int]] = []
         for hit in hits:
-            text = hit.passage.text
-            for a, b in list(sentence_spans(text))[: s.max_sentences_per_hit]:
-                spans.append((hit, a, b))
+            spans += [(hit, a, b) for a, b in list(sentence_spans(hit.passage.text))[: s.max_sentences_per_hit]]
         if not spans:
             return []
         texts = [h.passage.text[a:b] for h, a, b in spans]
         vecs = self.embedder.embed([question, *texts])
         sims = vecs[1:] @ vecs[0]
-        terms = LexicalIndex.tokenize(texts)
+        terms = [set(t) for t in LexicalIndex.tokenize(texts)]
         out = []
-        for (hit, a, b), text, sim, toks in zip(spans, texts, sims, terms):
-            t = set(toks)
-            overlap = len(q_terms & t) / len(q_terms) if q_terms else 0.0
-            novel = 1.0 if t - q_terms else 0.0
-            score = (
-                s.semantic * float(sim)
-                + s.overlap * overlap
-                + s.type_match * _type_match(qtype, text, question)
-                + s.rank / hit.rank
-            ) * (0.5 + 0.5 * novel)
-            out.append(Candidate(hit, a, b, score, overlap, float(sim)))
+        for i, ((hit, a, b), text, sim, t) in enumerate(zip(spans, texts, sims, terms)):
+            near = t | (terms[i - 1] if i and spans[i - 1][0] is hit else set()) | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
+            out.append(Candidate(
+                hit, a, b, float(sim),
+                overlap=sum(weights[w] for w in q_terms & t) / total,
+                context=sum(weights[w] for w in q_terms & near) / total,
+                type_match=type_match(qtype, text, question),
+                novel=1.0 if t - q_terms else 0.0,
+            ))
         return out
-
-    def confidence(self, best: Candidate) -> float:
-        return 0.5 * best.semantic + 0.5 * best.overlap
 
 
 def _citation(n: int, hit: Hit, quote: str) -> Citation:
@@ -145,10 +172,6 @@ def _citation(n: int, hit: Hit, quote: str) -> Citation:
     return Citation(n=n, article_id=a.id, passage_id=hit.passage.id, title=a.title, url=a.url, date=a.date, source=a.source, quote=quote)
 
 
-def abstain(question: str, hits: Sequence[Hit], *, as_of: date | None, confidence: float) -> Answer:
-    """The plain 'not in the articles' answer; the hits stay attached as closest matches."""
+def abstain(question: str, *, as_of: date | None, confidence: float) -> Answer:
+    """The plain 'not in the articles' answer; the caller attaches the hits as closest matches."""
     return Answer(question=question, text=ABSTAIN_TEXT, citations=(), abstained=True, as_of=as_of, confidence=confidence)
-
-
-def closest_matches(answer: Answer, n: int = 3) -> list[Hit]:
-    return list(answer.retrieved[:n])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -14,14 +15,32 @@ from bot.types import Hit
 
 logger = logging.getLogger(__name__)
 
+DENSE_OVERFETCH = 4
+
 
 @dataclass(frozen=True)
 class SearchSettings:
+    """Fusion and date weights (tuned on ../shared/eval/dev with benchmarks/tune_retrieval.py)."""
+
     candidates: int = 50  # taken from each ranking before fusion
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     per_article: int = 2
+    recency_weight: float = 1.0  # fused score x (1 + w * exp(-age / recency_days)) for articles before as_of
+    recency_days: float = 30.0
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The two rankings of one query, before fusion: (passage id, similarity or BM25 score)."""
+
+    dense: list[tuple[str, float]]
+    lexical: list[tuple[str, float]]
+
+
+def _ordinal(d: int) -> int:
+    return date(d // 10000, d // 100 % 100, d % 100).toordinal() if d else 0
 
 
 class Searcher:
@@ -31,37 +50,16 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self._dates: tuple[int, np.ndarray] | None = None
+        self._dates: tuple[int, np.ndarray, dict[str, int]] | None = None
 
-    def embed_query(self, query: str) -> np.ndarray:
-        return self.embedder.embed([query])[0]
-
-    def search(self, query: str, *, k: int = 5, as_of: date | None = None, vector: np.ndarray | None = None) -> list[Hit]:
+    def search(self, query: str, *, k: int = 5, as_of: date | None = None, settings: SearchSettings | None = None) -> list[Hit]:
         """The k best passages for `query` among articles published on or before `as_of`."""
-        s = self.settings
-        vector = self.embed_query(query) if vector is None else vector
-        dense = self._dense(vector, as_of, s.candidates)
-        lexical = self._lexical(query, as_of, s.candidates)
-        fused: dict[str, float] = defaultdict(float)
-        for rank, (pid, _) in enumerate(dense):
-            fused[pid] += s.dense_weight / (s.rrf_k + rank + 1)
-        for rank, (pid, _) in enumerate(lexical):
-            fused[pid] += s.lexical_weight / (s.rrf_k + rank + 1)
-        order = sorted(fused, key=lambda p: -fused[p])
-        dense_sim, lex_score = dict(dense), dict(lexical)
-        passages = self.index.passages(order[: max(4 * k, 40)])
-        per_article: dict[str, int] = defaultdict(int)
-        chosen = []
-        for pid in order:
-            p = passages.get(pid)
-            if p is None:
-                continue
-            if per_article[p.article_id] >= s.per_article:
-                continue
-            per_article[p.article_id] += 1
-            chosen.append(p)
-            if len(chosen) == k:
-                break
+        s = settings or self.settings
+        vector = self.embedder.embed([query])[0]
+        cands = self.candidates(query, vector, as_of, s.candidates)
+        order, fused = self.fuse(cands, as_of, s)
+        chosen = self.diversify(order, k, s.per_article)
+        dense_sim, lex_score = dict(cands.dense), dict(cands.lexical)
         missing = [p.id for p in chosen if p.id not in dense_sim]
         if missing:
             dense_sim.update(self._similarities(vector, missing))
@@ -71,9 +69,58 @@ class Searcher:
             for rank, p in enumerate(chosen)
         ]
 
+    def candidates(self, query: str, vector: np.ndarray, as_of: date | None, n: int) -> Candidates:
+        return Candidates(self._dense(vector, as_of, n), self._lexical(query, as_of, n))
+
+    def fuse(self, c: Candidates, as_of: date | None, s: SearchSettings) -> tuple[list[str], dict[str, float]]:
+        """Reciprocal-rank fusion of both rankings, times a recency prior; best first."""
+        fused: dict[str, float] = defaultdict(float)
+        for rank, (pid, _) in enumerate(c.dense):
+            fused[pid] += s.dense_weight / (s.rrf_k + rank + 1)
+        for rank, (pid, _) in enumerate(c.lexical):
+            fused[pid] += s.lexical_weight / (s.rrf_k + rank + 1)
+        if s.recency_weight and as_of is not None:
+            dates = self._date_lookup()
+            now = as_of.toordinal()
+            for pid in fused:
+                d = dates.get(pid, 0)
+                if d:
+                    age = max(0, now - _ordinal(d))
+                    fused[pid] *= 1.0 + s.recency_weight * math.exp(-age / s.recency_days)
+        return sorted(fused, key=lambda p: -fused[p]), fused
+
+    def diversify(self, order: list[str], k: int, per_article: int):
+        """The first k passages of `order` with at most `per_article` from any one article."""
+        passages = self.index.passages(order[: max(6 * k, 60)])
+        per: dict[str, int] = defaultdict(int)
+        chosen = []
+        for pid in order:
+            p = passages.get(pid)
+            if p is None or per[p.article_id] >= per_article:
+                continue
+            per[p.article_id] += 1
+            chosen.append(p)
+            if len(chosen) == k:
+                break
+        return chosen
+
     def _dense(self, vector: np.ndarray, as_of: date | None, n: int) -> list[tuple[str, float]]:
-        where = {"date_int": {"$lte": date_int(as_of)}} if as_of else None
-        res = self.index.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        """Nearest passages published on or before `as_of`.
+
+        Chroma's filtered HNSW query is ~30x slower than a plain one, so ask for a few times more
+        neighbours unfiltered and filter here; only when too few survive (an as-of date far back in
+        the corpus) fall back to Chroma's `where` filter.
+        """
+        col = self.index.collection
+        if as_of is None:
+            res = col.query(query_embeddings=[vector], n_results=n, include=["distances"])
+            return [(pid, 1.0 - dist) for pid, dist in zip(res["ids"][0], res["distances"][0])]
+        limit, dates = date_int(as_of), self._date_lookup()
+        res = col.query(query_embeddings=[vector], n_results=n * DENSE_OVERFETCH, include=["distances"])
+        kept = [(pid, 1.0 - dist) for pid, dist in zip(res["ids"][0], res["distances"][0]) if dates.get(pid, 0) <= limit]
+        if len(kept) >= n or len(res["ids"][0]) < n * DENSE_OVERFETCH:
+            return kept[:n]
+        res = col.query(query_embeddings=[vector], n_results=n, where={"date_int": {"$lte": limit}}, include=["distances"])
         return [(pid, 1.0 - dist) for pid, dist in zip(res["ids"][0], res["distances"][0])]
 
     def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
@@ -84,8 +131,7 @@ class Searcher:
         lex = self.index.lexical()
         scores = lex.scores(query)
         if as_of is not None:
-            dates = self._passage_dates(lex.ids)
-            scores = np.where(dates <= date_int(as_of), scores, 0.0)
+            scores = np.where(self._date_array() <= date_int(as_of), scores, 0.0)
         n = min(n, int(np.count_nonzero(scores)))
         if n <= 0:
             return []
@@ -93,8 +139,17 @@ class Searcher:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(lex.ids[i], float(scores[i])) for i in top]
 
-    def _passage_dates(self, ids: list[str]) -> np.ndarray:
+    def _refresh_dates(self) -> tuple[int, np.ndarray, dict[str, int]]:
         gen = self.index.generation
         if self._dates is None or self._dates[0] != gen:
-            self._dates = (gen, self.index.passage_dates(ids))
-        return self._dates[1]
+            ids = self.index.lexical().ids
+            arr = self.index.passage_dates(ids)
+            self._dates = (gen, arr, dict(zip(ids, arr.tolist())))
+        return self._dates
+
+    def _date_array(self) -> np.ndarray:
+        """date_int of every passage, aligned with the lexical index's ids."""
+        return self._refresh_dates()[1]
+
+    def _date_lookup(self) -> dict[str, int]:
+        return self._refresh_dates()[2]

@@ -56,7 +56,7 @@ class NewsBot:
         self.index = index
         self.embedder = embedder
         self.searcher = Searcher(index, embedder, search)
-        self.answerer = answerer or ExtractiveAnswerer(embedder)
+        self.answerer = answerer or ExtractiveAnswerer(embedder, index.lexical)
         self.top_k = top_k
         self.retrieve_k = retrieve_k  # kept in Answer.retrieved (closest matches, eval's recall@10)
 
@@ -69,7 +69,7 @@ class NewsBot:
         k = k or self.top_k
         hits = self.searcher.search(standalone_query(question, history), k=max(k, self.retrieve_k), as_of=as_of)
         t1 = time.perf_counter()
-        answer = self.answerer.answer(question, hits[:k], as_of=as_of)
+        answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of))
         t2 = time.perf_counter()
         return dataclasses.replace(answer, retrieved=tuple(hits), as_of=as_of,
                                    timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000})

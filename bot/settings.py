@@ -55,9 +55,8 @@ class Settings(BaseModel):
     def load(cls, env_file: Path | str | None = ".env", **core: object) -> Settings:
         """Read the environment (and `env_file` when it exists); keyword arguments override core fields."""
         kw = {"_env_file": env_file if env_file and Path(env_file).exists() else None}
-        base = CoreSettings(**kw)
         overrides = {k: v for k, v in core.items() if v is not None}
-        return cls(core=base.model_copy(update=overrides) if overrides else base, chroma=ChromaSettings(**kw))
+        return cls(core=CoreSettings(**kw, **overrides), chroma=ChromaSettings(**kw))
 
     def chroma_config(self, folder: Path) -> ChromaConfig:
         headers = (("Authorization", f"Bearer {self.chroma.token.get_secret_value()}"),) if self.chroma.token else ()

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS passages (
     "end" INTEGER NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
 CREATE TABLE IF NOT EXISTS pending (article_id TEXT PRIMARY KEY);
 """
 
@@ -189,6 +190,12 @@ class Index:
 
     def stats(self) -> IndexStats:
         return read_stats(self.db)
+
+    def newest(self, as_of: date | None = None) -> date | None:
+        """Date of the newest article published on or before `as_of`."""
+        q = "SELECT MAX(date) FROM articles" + (" WHERE date <= ?" if as_of else "")
+        row = self.db.execute(q, (as_of.isoformat(),) if as_of else ()).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
 
     def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
         ids = list(dict.fromkeys(ids))

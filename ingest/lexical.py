@@ -60,6 +60,17 @@ class LexicalIndex:
         retriever = _bm25s().BM25.load(str(folder), show_progress=False, mmap=False)
         return cls(retriever, json.loads((folder / "ids.json").read_text()))
 
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each token; unseen tokens get the highest value."""
+        indptr = self.retriever.scores["indptr"]
+        n = max(1, len(self.ids))
+        out = {}
+        for t in tokens:
+            i = self._vocab.get(t)
+            df = int(indptr[i + 1] - indptr[i]) if i is not None else 0
+            out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return out
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage (aligned with `ids`); zeros when no query word is indexed."""
         tokens = [t for t in self.tokenize([query])[0] if t in self._vocab]
