@@ -23,19 +23,23 @@ from bot.service import build_embedder, open_index  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 VARIANTS = {
-    "dense only": SearchSettings(lexical_weight=0.0),
-    "bm25 only": SearchSettings(dense_weight=0.0),
-    "rrf": SearchSettings(),
-    "rrf lex 1.5": SearchSettings(lexical_weight=1.5),
-    "rrf lex 0.7": SearchSettings(lexical_weight=0.7),
-    "rrf k=20": SearchSettings(rrf_k=20),
-    "rrf per_article=1": SearchSettings(per_article=1),
-    "rrf per_article=3": SearchSettings(per_article=3),
-    "rrf recency 0.5/7d": SearchSettings(recency_weight=0.5, recency_days=7),
-    "rrf recency 1/7d": SearchSettings(recency_weight=1.0, recency_days=7),
+    "dense only": SearchSettings(lexical_weight=0.0, recency_weight=0.0),
+    "bm25 only": SearchSettings(dense_weight=0.0, recency_weight=0.0),
+    "rrf": SearchSettings(recency_weight=0.0),
+    "rrf lex 1.5": SearchSettings(lexical_weight=1.5, recency_weight=0.0),
+    "rrf lex 1.5 k=20": SearchSettings(lexical_weight=1.5, rrf_k=20, recency_weight=0.0),
+    "rrf per_article=1": SearchSettings(per_article=1, recency_weight=0.0),
+    "rrf per_article=3": SearchSettings(per_article=3, recency_weight=0.0),
+    "rrf recency 0.5/30d": SearchSettings(recency_weight=0.5, recency_days=30),
+    "rrf recency 1/30d": SearchSettings(recency_weight=1.0, recency_days=30),
     "rrf recency 1/14d": SearchSettings(recency_weight=1.0, recency_days=14),
-    "rrf recency 2/7d": SearchSettings(recency_weight=2.0, recency_days=7),
-    "rrf recency 1/3d": SearchSettings(recency_weight=1.0, recency_days=3),
+    "rrf recency 0.3/14d": SearchSettings(recency_weight=0.3, recency_days=14),
+    "rrf lex 1.5 k=20 rec 0.3/30d": SearchSettings(lexical_weight=1.5, rrf_k=20, recency_weight=0.3, recency_days=30),
+    "rrf lex 1.5 k=20 rec 0.5/30d": SearchSettings(lexical_weight=1.5, rrf_k=20, recency_weight=0.5, recency_days=30),
+    "rrf lex 1.5 k=20 rec 1/30d": SearchSettings(lexical_weight=1.5, rrf_k=20, recency_weight=1.0, recency_days=30),
+    "rrf lex 1.5 k=20 rec 0.5/60d": SearchSettings(lexical_weight=1.5, rrf_k=20, recency_weight=0.5, recency_days=60),
+    "rrf lex 2 k=20 rec 0.5/30d": SearchSettings(lexical_weight=2.0, rrf_k=20, recency_weight=0.5, recency_days=30),
+    "rrf lex 1.5 k=10 rec 0.5/30d": SearchSettings(lexical_weight=1.5, rrf_k=10, recency_weight=0.5, recency_days=30),
 }
 
 

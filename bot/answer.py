@@ -1,6 +1,7 @@
 """Answerers turn ranked passages into an Answer; the extractive one quotes the best sentence, offline."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from ingest.embed import Embedder
 from ingest.lexical import LexicalIndex
 from ingest.sentences import sentence_spans
 from bot.dates import MONTHS, WEEKDAYS, explain_dates
+from ingest.types import Passage
 from bot.types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "The ingested articles do not answer this question."
@@ -93,10 +95,11 @@ class ExtractiveSettings:
     context: float = 0.1
     type_match: float = 0.3
     rank: float = 0.1
-    min_confidence: float = 0.36
+    min_confidence: float = 0.38
     max_sentences_per_hit: int = 16
+    embed_top: int = 12  # sentences (by the cheap features) compared with the question by embedding
     staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
-    staleness_days: float = 30.0  # ... reaching the full weight at this age
+    staleness_days: float = 90.0  # ... reaching the full weight at this age
 
 
 class ExtractiveAnswerer:
@@ -105,10 +108,11 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, embedder: Embedder, lexical: Callable[[], LexicalIndex] | None = None,
-                 settings: ExtractiveSettings = ExtractiveSettings()):
+                 settings: ExtractiveSettings = ExtractiveSettings(), preceding: Callable[[Passage], str] | None = None):
         self.embedder = embedder
         self.lexical = lexical  # gives the current BM25 index, whose idf weighs the question's words
         self.settings = settings
+        self.preceding = preceding  # article text before a passage: the anchor of "the following month"
 
     def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None) -> Answer:
         candidates = self.candidates(question, hits)
@@ -119,6 +123,8 @@ class ExtractiveAnswerer:
         if confidence < self.settings.min_confidence:
             return abstain(question, as_of=as_of, confidence=confidence)
         before = best.hit.passage.text[: best.start]
+        if self.preceding:
+            before = self.preceding(best.hit.passage) + " " + before
         shown = explain_dates(best.text, best.hit.article.date, before)
         citation = _citation(1, best.hit, best.text)
         return Answer(question=question, text=f"{shown} [1]", citations=(citation,), abstained=False, as_of=as_of, confidence=confidence)
@@ -151,20 +157,23 @@ class ExtractiveAnswerer:
         if not spans:
             return []
         texts = [h.passage.text[a:b] for h, a, b in spans]
-        vecs = self.embedder.embed([question, *texts])
-        sims = vecs[1:] @ vecs[0]
         terms = [set(t) for t in LexicalIndex.tokenize(texts)]
         out = []
-        for i, ((hit, a, b), text, sim, t) in enumerate(zip(spans, texts, sims, terms)):
+        for i, ((hit, a, b), text, t) in enumerate(zip(spans, texts, terms)):
             near = t | (terms[i - 1] if i and spans[i - 1][0] is hit else set()) | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
             out.append(Candidate(
-                hit, a, b, float(sim),
+                hit, a, b, 0.0,
                 overlap=sum(weights[w] for w in q_terms & t) / total,
                 context=sum(weights[w] for w in q_terms & near) / total,
                 type_match=type_match(qtype, text, question),
                 novel=1.0 if t - q_terms else 0.0,
             ))
-        return out
+        # Embedding every sentence of every hit costs more than the rest of ask(); the cheap
+        # features pick the few worth comparing with the question.
+        out.sort(key=self.score, reverse=True)
+        out = out[: s.embed_top]
+        vecs = self.embedder.embed([question, *(c.text for c in out)])
+        return [dataclasses.replace(c, semantic=float(sim)) for c, sim in zip(out, vecs[1:] @ vecs[0])]
 
 
 def _citation(n: int, hit: Hit, quote: str) -> Citation:

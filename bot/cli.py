@@ -154,10 +154,11 @@ def stats(as_json, settings):
               help="Evaluate the LangChain RAG tutorial pipeline instead, on the same data and model.")
 @click.option("--compare", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="Another run's metrics.json to print side by side with deltas.")
+@click.option("--fresh", is_flag=True, help="Answer every question again instead of resuming OUT.")
 @click.option("--recompute", is_flag=True, help="Only recompute metrics from OUT/predictions.jsonl and print them.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics.json instead of the table.")
 @common
-def eval_(set_dir, out, limit, k, answerer, baseline, compare, recompute, as_json, settings):
+def eval_(set_dir, out, limit, k, answerer, baseline, compare, fresh, recompute, as_json, settings):
     """Score newsbot on an eval set (e.g. ../shared/eval/dev): retrieval, answers, abstention, speed.
 
     The set's articles are ingested into an index of their own (reused while corpus, model and
@@ -173,6 +174,8 @@ def eval_(set_dir, out, limit, k, answerer, baseline, compare, recompute, as_jso
     if recompute:
         click.echo(json.dumps(recompute_metrics(out, set_dir), indent=2))
         return
+    if fresh:
+        (out / "predictions.jsonl").unlink(missing_ok=True)
     metrics = run_eval(set_dir, out, settings, limit=limit, answerer=answerer, baseline=baseline, progress=sys.stderr.isatty())
     if as_json:
         click.echo(json.dumps(metrics, indent=2))

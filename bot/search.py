@@ -23,9 +23,9 @@ class SearchSettings:
     """Fusion and date weights (tuned on ../shared/eval/dev with benchmarks/tune_retrieval.py)."""
 
     candidates: int = 50  # taken from each ranking before fusion
-    rrf_k: int = 60
+    rrf_k: int = 20
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 1.5
     per_article: int = 2
     recency_weight: float = 1.0  # fused score x (1 + w * exp(-age / recency_days)) for articles before as_of
     recency_days: float = 30.0

@@ -12,6 +12,7 @@ from pathlib import Path
 from ingest.embed import Embedder, make_embedder
 from ingest.errors import NewsbotError
 from ingest.index import Index, open_chroma
+from ingest.types import Passage
 from bot.answer import Answerer, ExtractiveAnswerer
 from bot.search import Searcher, SearchSettings
 from bot.settings import Settings
@@ -56,9 +57,17 @@ class NewsBot:
         self.index = index
         self.embedder = embedder
         self.searcher = Searcher(index, embedder, search)
-        self.answerer = answerer or ExtractiveAnswerer(embedder, index.lexical)
+        self.answerer = answerer or ExtractiveAnswerer(embedder, index.lexical, preceding=self._preceding)
         self.top_k = top_k
         self.retrieve_k = retrieve_k  # kept in Answer.retrieved (closest matches, eval's recall@10)
+
+    def _preceding(self, passage: Passage) -> str:
+        """The text of the passage before `passage` in its article ('' for the first)."""
+        if passage.n == 0:
+            return ""
+        prev = Passage.make_id(passage.article_id, passage.n - 1)
+        found = self.index.passages([prev]).get(prev)
+        return found.text if found else ""
 
     def ask(self, question: str, *, history: Sequence[Turn] = (), as_of: date | None = None, k: int | None = None) -> Answer:
         """Answer `question` from articles published on or before `as_of` (default: today)."""

@@ -23,7 +23,7 @@ class CoreSettings(BaseSettings):
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 where the CPU has native bf16, else fp32.")
     batch_size: int = Field(64, ge=1, le=4096, description="Passages per forward pass of the embedding model.")
     top_k: int = Field(5, ge=1, le=50, description="Passages shown to the answerer and cited from.")
-    passage_chars: int = Field(600, ge=100, le=8000, description="Largest passage, in characters (whole sentences).")
+    passage_chars: int = Field(1000, ge=100, le=8000, description="Largest passage, in characters (whole sentences).")
     passage_overlap: int = Field(0, ge=0, le=5, description="Sentences repeated between neighbouring passages.")
     embed_context: bool = Field(True, description="Embed each passage with its article's title and date.")
     per_article: int = Field(2, ge=1, le=20, description="At most this many passages of one article in the results.")

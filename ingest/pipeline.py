@@ -23,13 +23,13 @@ logger = logging.getLogger(__name__)
 class SplitSettings:
     """How articles become passages and what text each passage is embedded with."""
 
-    max_chars: int = 600
+    max_chars: int = 1000
     overlap: int = 0
     context: bool = True  # embed "title (date)" before the passage text
 
     @property
     def key(self) -> str:
-        return f"chars={self.max_chars};overlap={self.overlap};context={int(self.context)}"
+        return f"split=balanced;chars={self.max_chars};overlap={self.overlap};context={int(self.context)}"
 
 
 @dataclass

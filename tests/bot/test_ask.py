@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from ingest.errors import EmptyIndex, NewsbotError
+from bot.evaluation.metrics import answer_hit
 from bot.service import NewsBot, Turn, standalone_query
 from tests.conftest import make_index
 
@@ -30,11 +31,20 @@ def test_ambassador_question_answers_september_2022_citing_the_seed(bot):
 
 
 def test_seed_answers_rank_the_seed_passage_first(bot, seed_questions):
-    """For every answerable seed question the passage holding the answer is retrieved first."""
+    """The seed passage holding the answer is retrieved first for the answerable seed questions.
+
+    Known misses: seed-06 ("When did Ankara withdraw its ambassador?") — the stemmer does not relate
+    "withdraw" to "withdrew", so the passage about the ambassador's appointment wins; seed-13 ("What
+    has prompted discussions…?") — its words are spread evenly over two passages.
+    """
+    misses = []
     for q in (q for q in seed_questions if q["answerable"]):
         hits = bot.searcher.search(q["question"], k=5, as_of=date.fromisoformat(q["date"]))
         top = hits[0].passage
         assert top.article_id == "israel-turkey-security-ties", q["id"]
+        if not answer_hit(top.text, q["answers"]):
+            misses.append(q["id"])
+    assert set(misses) <= {"seed-06", "seed-13"}, misses
 
 
 def test_as_of_excludes_later_articles(bot):
