@@ -198,26 +198,20 @@ class Index:
         return date.fromisoformat(row[0]) if row and row[0] else None
 
     def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
-        ids = list(dict.fromkeys(ids))
-        out: dict[str, StoredArticle] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            q = f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(chunk))})"
-            out.update({r["id"]: StoredArticle.from_row(r) for r in self.db.execute(q, chunk)})
-        return out
+        return {r["id"]: StoredArticle.from_row(r) for r in self._rows_by_id("SELECT * FROM articles", ids)}
 
     def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
+        rows = self._rows_by_id('SELECT id, article_id, n, text, start, "end" FROM passages', ids)
+        return {r[0]: Passage(*r) for r in rows}
+
+    def _rows_by_id(self, select: str, ids: Iterable[str]) -> list[sqlite3.Row]:
+        """`select ... WHERE id IN (...)` in chunks under SQLite's variable limit."""
         ids = list(dict.fromkeys(ids))
-        out: dict[str, Passage] = {}
+        rows: list[sqlite3.Row] = []
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            q = f'SELECT id, article_id, n, text, start, "end" FROM passages WHERE id IN ({",".join("?" * len(chunk))})'
-            out.update({r[0]: Passage(*r) for r in self.db.execute(q, chunk)})
-        return out
-
-    def article_passages(self, article_id: str) -> list[Passage]:
-        q = 'SELECT id, article_id, n, text, start, "end" FROM passages WHERE article_id=? ORDER BY n'
-        return [Passage(*r) for r in self.db.execute(q, (article_id,))]
+            rows += self.db.execute(f"{select} WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return rows
 
     # --- writing --------------------------------------------------------------------------------
 

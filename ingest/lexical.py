@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,7 +77,3 @@ class LexicalIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
-
-def query_terms(text: str) -> list[str]:
-    """Lower-cased word tokens of a text, for overlap features outside BM25."""
-    return re.findall(_TOKEN, text.lower())
