@@ -233,12 +233,12 @@ class Index:
         """Add or replace articles with their passages and one embedding row per passage, in order."""
         if not items:
             return
-        old = self.manifest()
+        old = {r["id"]: r["n_passages"] for r in self._rows_by_id("SELECT id, n_passages FROM articles", [a.id for a, _ in items])}
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany("INSERT OR IGNORE INTO pending(article_id) VALUES(?)", [(a.id,) for a, _ in items])
         self.db.execute("COMMIT")
 
-        stale = [Passage.make_id(a.id, n) for a, ps in items if a.id in old for n in range(len(ps), old[a.id][1])]
+        stale = [Passage.make_id(a.id, n) for a, ps in items if a.id in old for n in range(len(ps), old[a.id])]
         if stale:
             self.collection.delete(ids=stale)
         ids, docs, metas = [], [], []
