@@ -61,6 +61,12 @@ class NewsBot:
         self.top_k = top_k
         self.retrieve_k = retrieve_k  # kept in Answer.retrieved (closest matches, eval's recall@10)
 
+    def retriever(self, *, k: int | None = None, as_of: date | None = None):
+        """This bot's search as a LangChain retriever (same Searcher, same index)."""
+        from bot.retriever import NewsRetriever
+
+        return NewsRetriever(searcher=self.searcher, k=k or self.top_k, as_of=as_of)
+
     def _preceding(self, passage: Passage) -> str:
         """The text of the passage before `passage` in its article ('' for the first)."""
         if passage.n == 0:

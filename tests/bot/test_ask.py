@@ -78,3 +78,15 @@ def test_follow_up_borrows_the_previous_question():
     history = [Turn("Who will Gantz meet in Turkey?")]
     assert "Gantz" in standalone_query("and when did he leave?", history)
     assert standalone_query("What is the capital of France and its population today?", history).startswith("What")
+
+
+def test_langchain_retriever_returns_the_same_passages(bot):
+    """The LangChain retriever wraps the bot's own searcher: same passages, with citation metadata."""
+    from bot.retriever import NewsRetriever
+
+    retriever = NewsRetriever(searcher=bot.searcher, k=3, as_of=date(2022, 10, 26))
+    docs = retriever.invoke("When was the ambassador appointed?")
+    hits = bot.searcher.search("When was the ambassador appointed?", k=3, as_of=date(2022, 10, 26))
+    assert [d.id for d in docs] == [h.passage.id for h in hits]
+    assert docs[0].metadata["article_id"] == "israel-turkey-security-ties"
+    assert docs[0].metadata["date"] == "2022-10-26"
