@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.answer import ExtractiveAnswerer, ExtractiveSettings  # noqa: E402
 from bot.evaluation.metrics import answer_hit  # noqa: E402
-from bot.evaluation.run import EvalSet, index_name  # noqa: E402
-from bot.service import NewsBot, build_embedder, open_index  # noqa: E402
+from bot.evaluation.run import EvalSet, open_eval_index  # noqa: E402
+from bot.service import NewsBot, build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     settings = Settings.load(None, data_dir=args.data_dir)
     embedder = build_embedder(settings)
     eval_set = EvalSet.load(args.set_dir)
-    index = open_index(settings, embedder, index_name(eval_set, embedder.name, settings.core.split.key))
+    index = open_eval_index(settings, eval_set, embedder)
     bot = NewsBot(index, embedder, top_k=settings.core.top_k)
     answerer: ExtractiveAnswerer = bot.answerer  # type: ignore[assignment]
     data = []

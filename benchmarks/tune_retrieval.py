@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.evaluation.metrics import first_relevant_rank  # noqa: E402
-from bot.evaluation.run import EvalSet, index_name  # noqa: E402
+from bot.evaluation.run import EvalSet, open_eval_index  # noqa: E402
 from bot.search import Candidates, Searcher, SearchSettings  # noqa: E402
-from bot.service import build_embedder, open_index  # noqa: E402
+from bot.service import build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 VARIANTS = {
@@ -67,7 +67,7 @@ def main() -> None:
     settings = Settings.load(None, data_dir=args.data_dir)
     embedder = build_embedder(settings)
     eval_set = EvalSet.load(args.set_dir)
-    index = open_index(settings, embedder, index_name(eval_set, embedder.name, settings.core.split.key))
+    index = open_eval_index(settings, eval_set, embedder)
     searcher = Searcher(index, embedder)
     questions = [q for q in eval_set.questions if q["answerable"]]
     vectors = embedder.embed([q["question"] for q in questions])

@@ -61,13 +61,23 @@ def prediction_row(q: dict, answer: Answer) -> dict:
     }
 
 
+ANSWERERS = ("extractive",)
+
+
+def open_eval_index(settings: Settings, eval_set: EvalSet, embedder):
+    """The index of this set for this model and splitting (created empty if new)."""
+    from bot.service import open_index
+
+    return open_index(settings, embedder, index_name(eval_set, embedder.name, settings.core.split.key))
+
+
 def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progress: bool, embedder=None):
     """Build (or reuse) the eval index and return (ask function, ingest report dict, index name)."""
-    from bot.service import NewsBot, build_embedder, open_index
+    from bot.service import NewsBot, build_embedder
 
     embedder = embedder or build_embedder(settings)
-    name = index_name(eval_set, embedder.name, settings.core.split.key)
-    index = open_index(settings, embedder, name)
+    index = open_eval_index(settings, eval_set, embedder)
+    name = index.name
     report = ingest(load_sources([eval_set.articles]), index, embedder, split=settings.core.split, progress=progress)
     stats_file = index.folder / "ingest.json"
     if report.new or report.changed:
@@ -75,8 +85,6 @@ def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progr
     first = json.loads(stats_file.read_text()) if stats_file.exists() else report.as_dict()
     speed = {"ingest_passages_per_s": first["passages_per_s"], "ingest_chars_per_s": first["chars_per_s"],
              "ingest_seconds": first["seconds"], "reingest_seconds": report.seconds if not report.new else None}
-    if answerer != "extractive":
-        raise NewsbotError(f"unknown answerer {answerer!r}; available: extractive")
     bot = NewsBot(index, embedder, top_k=settings.core.top_k)
 
     def ask(q: dict) -> Answer:
@@ -100,6 +108,8 @@ def run_eval(
     """Answer every question of the set, appending to OUT/predictions.jsonl; returns the metrics."""
     from tqdm import tqdm
 
+    if answerer not in ANSWERERS:  # before the ingest, which can take minutes
+        raise NewsbotError(f"unknown answerer {answerer!r}; available: {', '.join(ANSWERERS)}")
     eval_set = EvalSet.load(set_dir)
     questions = eval_set.questions[:limit] if limit else eval_set.questions
     if baseline:

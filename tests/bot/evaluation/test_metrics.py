@@ -83,3 +83,14 @@ def test_score_on_a_tiny_run():
     assert m["answers"]["cite_gold"] == 0.5
     assert m["abstention"] == {"null_abstained": 1.0, "false_abstention": 0.5}
     assert m["speed"]["ask_p50_ms"] == 20
+
+
+def test_unknown_answerer_is_refused_before_any_ingest(tmp_path):
+    """A typo in --answerer fails at once, not after minutes of ingesting the set."""
+    from ingest.errors import NewsbotError
+    from bot.evaluation.run import run_eval
+    from bot.settings import Settings
+
+    with pytest.raises(NewsbotError, match="unknown answerer 'llm'"):
+        run_eval(tmp_path / "no-such-set", tmp_path / "out", Settings.load(None, data_dir=tmp_path), answerer="llm")
+    assert not (tmp_path / "indexes").exists()
