@@ -56,12 +56,12 @@ def cli():
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @click.option("--prune", is_flag=True, help="Delete indexed articles that are no longer in PATHS.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
 @common
-def ingest(paths, prune, as_json, settings):
-    """Add articles from files or folders (.txt, .md, .html, .jsonl, .jsonl.gz) to the index.
+def ingest(sources, prune, as_json, settings):
+    """Add articles from files, folders (.txt, .md, .html, .jsonl, .jsonl.gz) or article URLs to the index.
 
     Unchanged articles are skipped; changed ones are re-embedded. Unreadable input is reported and
     skipped, and the exit code is 3 when that happened.
@@ -71,7 +71,7 @@ def ingest(paths, prune, as_json, settings):
 
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
-    report = run_ingest(load_sources(paths), index, embedder, split=settings.core.split, prune=prune,
+    report = run_ingest(load_sources(sources, settings.fetch_limits), index, embedder, split=settings.core.split, prune=prune,
                         progress=not as_json and sys.stderr.isatty())
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.embed import PACKAGED_MODEL
+from ingest.fetch import FetchLimits
 from ingest.index import ChromaConfig
 from ingest.pipeline import SplitSettings
 
@@ -28,6 +29,8 @@ class CoreSettings(BaseSettings):
     embed_context: bool = Field(True, description="Embed each passage with its article's title and date.")
     per_article: int = Field(2, ge=1, le=20, description="At most this many passages of one article in the results.")
     log_level: str = Field("WARNING", description="Python logging level for the CLI.")
+    allow_private_urls: bool = Field(False, description="Let URL ingest reach loopback and private networks (never link-local).")
+    fetch_timeout: float = Field(20.0, gt=0, le=300, description="Seconds one URL download may take, redirects included.")
 
     @property
     def split(self) -> SplitSettings:
@@ -57,6 +60,10 @@ class Settings(BaseModel):
         kw = {"_env_file": env_file if env_file and Path(env_file).exists() else None}
         overrides = {k: v for k, v in core.items() if v is not None}
         return cls(core=CoreSettings(**kw, **overrides), chroma=ChromaSettings(**kw))
+
+    @property
+    def fetch_limits(self) -> FetchLimits:
+        return FetchLimits(timeout_s=self.core.fetch_timeout, allow_private=self.core.allow_private_urls)
 
     def chroma_config(self, folder: Path) -> ChromaConfig:
         headers = (("Authorization", f"Bearer {self.chroma.token.get_secret_value()}"),) if self.chroma.token else ()

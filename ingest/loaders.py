@@ -1,6 +1,7 @@
 """Turn files (plain text, Markdown, HTML, JSONL/JSONL.gz) into Articles, reporting what cannot be read."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
@@ -13,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ingest.errors import BadArticle
+from ingest.fetch import FetchError, FetchLimits, fetch
 from ingest.types import Article
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,23 @@ def load_path(path: Path, root: Path) -> Iterator[Loaded]:
         yield _checked(parse_markdown(text, article_id), where)
     else:
         yield _checked(parse_html(text, article_id), where)
+
+
+def load_url(url: str, limits: FetchLimits) -> Loaded:
+    """One article page: fetched safely, parsed by its content type, the final URL as its id."""
+    try:
+        page = fetch(url, limits)
+    except FetchError as e:
+        return BadArticle(url, str(e).removeprefix(f"{url}: "))
+    if page.suffix == ".html":
+        article = parse_html(page.text, page.url, url=page.url)
+    elif page.suffix == ".md":
+        article = parse_markdown(page.text, page.url)
+    else:
+        article = parse_plain_text(page.text, page.url)
+    if not isinstance(article, BadArticle) and not article.url:
+        article = dataclasses.replace(article, url=page.url)
+    return _checked(article, url)
 
 
 def _decode(raw: bytes, where: str) -> str | BadArticle:

@@ -12,7 +12,8 @@ import numpy as np
 from ingest.embed import Embedder
 from ingest.errors import BadArticle
 from ingest.index import Index
-from ingest.loaders import Loaded, iter_source_files, load_path
+from ingest.fetch import FetchLimits, is_url
+from ingest.loaders import Loaded, iter_source_files, load_path, load_url
 from ingest.split import split_article
 from ingest.types import Article, Passage
 
@@ -79,12 +80,17 @@ def embedding_text(article: Article, passage: Passage, context: bool) -> str:
     return f"{head}\n{passage.text}" if head else passage.text
 
 
-def load_sources(paths: Iterable[Path]) -> Iterator[Loaded]:
-    for file, root in iter_source_files(paths):
-        if not file.exists():
-            yield BadArticle(str(file), "no such file or folder")
+def load_sources(sources: Iterable[Path | str], limits: FetchLimits = FetchLimits()) -> Iterator[Loaded]:
+    """Articles from files, folders (recursive) and http(s) URLs, in the order given."""
+    for source in sources:
+        if isinstance(source, str) and is_url(source):
+            yield load_url(source, limits)
             continue
-        yield from load_path(file, root)
+        for file, root in iter_source_files([Path(source)]):
+            if not file.exists():
+                yield BadArticle(str(file), "no such file or folder")
+                continue
+            yield from load_path(file, root)
 
 
 def ingest(
