@@ -129,6 +129,34 @@ def chat(as_of, settings):
 
 
 @cli.command()
+@common
+def serve(settings):
+    """Run the Discord bot: /ask, /sources, /ingest, and @mentions answered in threads.
+
+    Needs DISCORD_TOKEN (environment or .env); see README "Discord" for creating the app.
+    """
+    token = settings.discord.token.get_secret_value().strip() if settings.discord.token else ""
+    if not token:
+        raise click.ClickException(
+            "DISCORD_TOKEN is not set: put your bot's token in .env or the environment (README, section Discord)")
+    import discord
+    from bot.discord_app.app import NewsbotApp
+    from bot.service import build_bot
+
+    bot = build_bot(settings)
+    bot.embedder.embed(["warm up"])  # load the model before the first question, not during it
+    app = NewsbotApp(settings, bot)
+    discord.VoiceClient.warn_nacl = False
+    try:
+        app.run(token, log_handler=None)  # logging is configured above; discord.py never logs the token
+    except discord.LoginFailure:
+        raise click.ClickException("Discord refused the token in DISCORD_TOKEN; copy it again from the Bot tab") from None
+    except discord.PrivilegedIntentsRequired:
+        raise click.ClickException("DISCORD_MESSAGE_CONTENT=true needs the Message Content intent switched on in "
+                                   "the Developer Portal (Bot tab), or set it to false") from None
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as a JSON object.")
 @common
 def stats(as_json, settings):

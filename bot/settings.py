@@ -48,18 +48,37 @@ class ChromaSettings(BaseSettings):
     token: SecretStr | None = Field(None, description="Sent as `Authorization: Bearer <token>` when set.")
 
 
+class DiscordSettings(BaseSettings):
+    """The Discord app (env prefix DISCORD_)."""
+
+    model_config = SettingsConfigDict(env_prefix="DISCORD_", extra="ignore", env_file_encoding="utf-8")
+
+    token: SecretStr | None = Field(None, description="Bot token from the Developer Portal; never logged.")
+    guild_id: int | None = Field(None, description="Sync slash commands to this server only (instant) instead of globally.")
+    message_content: bool = Field(False, description="Use the privileged Message Content intent for follow-ups in threads.")
+    admin_roles: str = Field("", description="Comma-separated role ids allowed to /ingest besides Manage Server.")
+    questions_per_minute: int = Field(5, ge=1, le=600, description="Questions one user may ask per minute.")
+    max_question_chars: int = Field(500, ge=10, le=2000, description="Longer questions are refused politely.")
+    max_concurrent: int = Field(4, ge=1, le=64, description="Answers computed at the same time (worker threads).")
+
+    @property
+    def admin_role_ids(self) -> frozenset[int]:
+        return frozenset(int(x) for x in self.admin_roles.replace(" ", "").split(",") if x.isdigit())
+
+
 class Settings(BaseModel):
     """Everything newsbot reads from the environment, in sections."""
 
     core: CoreSettings
     chroma: ChromaSettings
+    discord: DiscordSettings
 
     @classmethod
     def load(cls, env_file: Path | str | None = ".env", **core: object) -> Settings:
         """Read the environment (and `env_file` when it exists); keyword arguments override core fields."""
         kw = {"_env_file": env_file if env_file and Path(env_file).exists() else None}
         overrides = {k: v for k, v in core.items() if v is not None}
-        return cls(core=CoreSettings(**kw, **overrides), chroma=ChromaSettings(**kw))
+        return cls(core=CoreSettings(**kw, **overrides), chroma=ChromaSettings(**kw), discord=DiscordSettings(**kw))
 
     @property
     def fetch_limits(self) -> FetchLimits:

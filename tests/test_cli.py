@@ -85,6 +85,26 @@ def test_skipped_input_gives_exit_code_3_and_keeps_the_rest(run, tmp_path):
     assert json.loads(run("stats", "--json").output)["articles"] == 1
 
 
+def test_ingest_an_article_url_then_ask(run, monkeypatch):
+    """`newsbot ingest URL` extracts the page; a local server needs NEWSBOT_ALLOW_PRIVATE_URLS=1."""
+    from tests.ingest.test_fetch import ARTICLE_HTML
+    from tests.webserver import LocalWeb, Route
+
+    with LocalWeb() as web:
+        web.routes["/port.html"] = Route(ARTICLE_HTML)
+        refused = run("ingest", web.url("/port.html"))
+        assert refused.exit_code == 3 and "NEWSBOT_ALLOW_PRIVATE_URLS" in refused.output
+        monkeypatch.setenv("NEWSBOT_ALLOW_PRIVATE_URLS", "1")
+        assert run("ingest", web.url("/port.html")).exit_code == 0
+    answer = json.loads(run("ask", "How many ships waited offshore?", "--json", "--as-of", "2023-03-20").output)
+    assert answer["retrieved"][0]["article_id"] == web.url("/port.html")
+
+
+def test_serve_without_a_token_names_the_variable(run):
+    r = run("serve")
+    assert r.exit_code == 1 and "DISCORD_TOKEN is not set" in r.output and "Traceback" not in r.output
+
+
 def test_stats_on_a_new_data_dir(run, tmp_path):
     r = run("stats", "--json", "--data-dir", str(tmp_path / "new"))
     assert json.loads(r.output)["articles"] == 0

@@ -4,14 +4,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.settings import ChromaSettings, CoreSettings, Settings
+from bot.settings import ChromaSettings, Settings
 from tests.conftest import REPO
 
 
 def test_env_example_lists_every_setting_with_a_comment():
     text = (REPO / ".env.example").read_text()
     keys = re.findall(r"^([A-Z_]+)=", text, re.M)
-    fields = {f"NEWSBOT_{k.upper()}" for k in CoreSettings.model_fields} | {f"CHROMA_{k.upper()}" for k in ChromaSettings.model_fields}
+    sections = [Settings.model_fields[name].annotation for name in Settings.model_fields]
+    fields = {f"{cls.model_config['env_prefix']}{k}".upper() for cls in sections for k in cls.model_fields}
     assert set(keys) == fields
     lines = text.splitlines()
     for key in keys:

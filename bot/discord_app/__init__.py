@@ -1,0 +1,1 @@
+"""The Discord front end: slash commands, mentions and threads over the same `NewsBot.ask()`."""
