@@ -126,7 +126,7 @@ class ExtractiveAnswerer:
         if self.preceding:
             before = self.preceding(best.hit.passage) + " " + before
         shown = explain_dates(best.text, best.hit.article.date, before)
-        citation = _citation(1, best.hit, best.text)
+        citation = citation_of(1, best.hit, best.text)
         return Answer(question=question, text=f"{shown} [1]", citations=(citation,), abstained=False, as_of=as_of, confidence=confidence)
 
     def score(self, c: Candidate) -> float:
@@ -176,7 +176,7 @@ class ExtractiveAnswerer:
         return [dataclasses.replace(c, semantic=float(sim)) for c, sim in zip(out, vecs[1:] @ vecs[0])]
 
 
-def _citation(n: int, hit: Hit, quote: str) -> Citation:
+def citation_of(n: int, hit: Hit, quote: str) -> Citation:
     a = hit.article
     return Citation(n=n, article_id=a.id, passage_id=hit.passage.id, title=a.title, url=a.url, date=a.date, source=a.source, quote=quote)
 

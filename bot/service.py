@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -53,13 +53,15 @@ class NewsBot:
     """The reader side, assembled once: index, embedder, searcher and answerer."""
 
     def __init__(self, index: Index, embedder: Embedder, answerer: Answerer | None = None, *,
-                 top_k: int = 5, retrieve_k: int = 10, search: SearchSettings = SearchSettings()):
+                 top_k: int = 5, retrieve_k: int = 10, search: SearchSettings = SearchSettings(),
+                 condense: Callable[[str, Sequence[Turn], date], str | None] | None = None):
         self.index = index
         self.embedder = embedder
         self.searcher = Searcher(index, embedder, search)
         self.answerer = answerer or ExtractiveAnswerer(embedder, index.lexical, preceding=self._preceding)
         self.top_k = top_k
         self.retrieve_k = retrieve_k  # kept in Answer.retrieved (closest matches, eval's recall@10)
+        self.condense = condense  # an LLM's rewrite of follow-ups; without one, standalone_query's heuristic
 
     def retriever(self, *, k: int | None = None, as_of: date | None = None):
         """This bot's search as a LangChain retriever (same Searcher, same index)."""
@@ -75,16 +77,22 @@ class NewsBot:
         found = self.index.passages([prev]).get(prev)
         return found.text if found else ""
 
-    def ask(self, question: str, *, history: Sequence[Turn] = (), as_of: date | None = None, k: int | None = None) -> Answer:
-        """Answer `question` from articles published on or before `as_of` (default: today)."""
+    def ask(self, question: str, *, history: Sequence[Turn] = (), as_of: date | None = None, k: int | None = None,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer `question` from articles published on or before `as_of` (default: today).
+
+        `on_token` receives the answer as it is written, when the answerer streams (the LLM one does).
+        """
         question = clean_question(question)
         self.index.require_content()
         as_of = as_of or date.today()
         t0 = time.perf_counter()
         k = k or self.top_k
-        hits = self.searcher.search(standalone_query(question, history), k=max(k, self.retrieve_k), as_of=as_of)
+        query = (self.condense(question, history, as_of) if history and self.condense else None) or standalone_query(question, history)
+        hits = self.searcher.search(query, k=max(k, self.retrieve_k), as_of=as_of)
         t1 = time.perf_counter()
-        answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of))
+        streaming = {"on_token": on_token} if on_token and getattr(self.answerer, "name", "") == "llm" else {}
+        answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of), **streaming)
         t2 = time.perf_counter()
         return dataclasses.replace(answer, retrieved=tuple(hits), as_of=as_of,
                                    timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000})
@@ -106,7 +114,23 @@ def build_embedder(settings: Settings) -> Embedder:
     return make_embedder(c.embedding_model, device=c.device, batch_size=c.batch_size, precision=c.precision)
 
 
-def build_bot(settings: Settings, embedder: Embedder | None = None, index_name: str = "default") -> NewsBot:
+def build_bot(settings: Settings, embedder: Embedder | None = None, index_name: str = "default",
+              llm: bool | None = None) -> NewsBot:
+    """The reader side from settings; `llm` None = use the LLM when LLM_PROVIDER is set."""
     embedder = embedder or build_embedder(settings)
     index = open_index(settings, embedder, index_name)
-    return NewsBot(index, embedder, top_k=settings.core.top_k, search=SearchSettings(per_article=settings.core.per_article))
+    bot = NewsBot(index, embedder, top_k=settings.core.top_k, search=SearchSettings(per_article=settings.core.per_article))
+    if llm or (llm is None and settings.llm.llm_provider != "none"):
+        use_llm(bot, settings)
+    return bot
+
+
+def use_llm(bot: NewsBot, settings: Settings) -> None:
+    """Answer with the configured chat model (the extractive answerer stays as its fallback)."""
+    from bot.llm.answerer import LLMAnswerer
+    from bot.llm.model import build_chat_model
+
+    s = settings.llm
+    llm = LLMAnswerer(build_chat_model(s), bot.answerer, output=s.llm_output, retries=s.llm_max_retries)
+    bot.answerer = llm
+    bot.condense = llm.condense

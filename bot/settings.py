@@ -66,19 +66,37 @@ class DiscordSettings(BaseSettings):
         return frozenset(int(x) for x in self.admin_roles.replace(" ", "").split(",") if x.isdigit())
 
 
+class LLMSettings(BaseSettings):
+    """An optional chat model through LangChain (no prefix: the variable names providers use)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", env_file_encoding="utf-8")
+
+    llm_provider: Literal["none", "openai", "ollama"] = Field("none", description="none = the offline extractive answerer.")
+    llm_model: str = Field("", description="Model name, e.g. gpt-4o-mini, qwen2.5:3b, or what a local server serves.")
+    llm_output: Literal["structured", "text"] = Field("structured", description="structured = tool/JSON output; text = the documented plain-text format.")
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, LM Studio, llama.cpp server); empty = api.openai.com.")
+    openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible endpoint; never logged.")
+    ollama_base_url: str = Field("http://localhost:11434", description="Ollama server.")
+    llm_timeout: float = Field(60.0, gt=0, le=600, description="Seconds one model call may take.")
+    llm_max_tokens: int = Field(512, ge=16, le=32768, description="Longest answer the model may write.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0 = most deterministic).")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries, with exponential backoff, after a timeout, rate limit or lost connection.")
+
+
 class Settings(BaseModel):
     """Everything newsbot reads from the environment, in sections."""
 
     core: CoreSettings
     chroma: ChromaSettings
     discord: DiscordSettings
+    llm: LLMSettings
 
     @classmethod
     def load(cls, env_file: Path | str | None = ".env", **core: object) -> Settings:
         """Read the environment (and `env_file` when it exists); keyword arguments override core fields."""
         kw = {"_env_file": env_file if env_file and Path(env_file).exists() else None}
         overrides = {k: v for k, v in core.items() if v is not None}
-        return cls(core=CoreSettings(**kw, **overrides), chroma=ChromaSettings(**kw), discord=DiscordSettings(**kw))
+        return cls(core=CoreSettings(**kw, **overrides), chroma=ChromaSettings(**kw), discord=DiscordSettings(**kw), llm=LLMSettings(**kw))
 
     @property
     def fetch_limits(self) -> FetchLimits:

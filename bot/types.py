@@ -51,6 +51,8 @@ class Answer:
     as_of: date | None = None
     confidence: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    answerer: str = "extractive"  # which answerer wrote `text`
+    note: str | None = None  # e.g. why the LLM's answer was replaced by the extractive one
 
     @property
     def latency_ms(self) -> float:
@@ -61,6 +63,8 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "answerer": self.answerer,
+            "note": self.note,
             "confidence": round(self.confidence, 4),
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "citations": [c.as_dict() for c in self.citations],
