@@ -87,28 +87,46 @@ def ingest(sources, prune, as_json, settings):
 @click.argument("question")
 @click.option("--as-of", callback=_date, help="Answer as on this day (YYYY-MM-DD): later articles are ignored.")
 @click.option("--k", type=click.IntRange(1, 50), default=None, help="How many passages to retrieve [default: NEWSBOT_TOP_K].")
+@click.option("--llm/--no-llm", default=None, help="Answer with the language model of LLM_PROVIDER, or without [default: LLM_PROVIDER set].")
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as a JSON object.")
 @common
-def ask(question, as_of, k, as_json, settings):
+def ask(question, as_of, k, llm, as_json, settings):
     """Answer QUESTION from the ingested articles, citing them as [n]."""
     from bot.render import render_text
     from bot.service import build_bot
 
-    bot = build_bot(settings)
-    answer = bot.ask(question, as_of=as_of, k=k)
-    click.echo(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False) if as_json else render_text(answer))
+    bot = build_bot(settings, llm=llm)
+    stream = _Streamer() if not as_json and sys.stdout.isatty() else None
+    answer = bot.ask(question, as_of=as_of, k=k, on_token=stream)
+    if as_json:
+        click.echo(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(answer, streamed=stream.text if stream else None))
+
+
+class _Streamer:
+    """Prints an LLM's answer as it is written (on a terminal), remembering what was shown."""
+
+    def __init__(self):
+        self.text = ""
+
+    def __call__(self, piece: str) -> None:
+        self.text += piece
+        click.echo(piece, nl=False)
+        sys.stdout.flush()
 
 
 @cli.command()
 @click.option("--as-of", callback=_date, help="Answer as on this day (YYYY-MM-DD).")
+@click.option("--llm/--no-llm", default=None, help="Answer with the language model of LLM_PROVIDER, or without.")
 @common
-def chat(as_of, settings):
+def chat(as_of, llm, settings):
     """Talk with the bot: follow-up questions ("who did he meet?") use the conversation so far."""
     from ingest.errors import NewsbotError
     from bot.render import render_text
     from bot.service import Turn, build_bot
 
-    bot = build_bot(settings)
+    bot = build_bot(settings, llm=llm)
     bot.index.require_content()
     history: list[Turn] = []
     click.echo("Ask about the news; an empty line or Ctrl-D ends the chat.")
@@ -119,12 +137,14 @@ def chat(as_of, settings):
             break
         if not question:
             break
+        click.echo("newsbot> ", nl=False)
+        stream = _Streamer() if sys.stdout.isatty() else None
         try:
-            answer = bot.ask(question, history=history, as_of=as_of)
+            answer = bot.ask(question, history=history, as_of=as_of, on_token=stream)
         except NewsbotError as e:
-            click.echo(f"newsbot> {e}")
+            click.echo(str(e))
             continue
-        click.echo("newsbot> " + render_text(answer))
+        click.echo(render_text(answer, streamed=stream.text if stream else None))
         history.append(Turn(question, answer.text))
 
 

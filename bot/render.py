@@ -19,8 +19,16 @@ def match_line(h: Hit) -> str:
     return f"- {head}\n    {snippet}"
 
 
-def render_text(answer: Answer, width: int = 100) -> str:
-    lines = [textwrap.fill(answer.text, width)]
+def render_text(answer: Answer, width: int = 100, streamed: str | None = None) -> str:
+    """The answer, its sources and quotes; `streamed` is what was already shown while it was written."""
+    if streamed and " ".join(streamed.split()) == answer.text:
+        lines = []
+    elif streamed:
+        lines = ["", "", "Checked against the articles:", textwrap.fill(answer.text, width)]
+    else:
+        lines = [textwrap.fill(answer.text, width)]
+    if answer.note:
+        lines += ["", f"({answer.note})"]
     if answer.abstained:
         if answer.retrieved:
             lines += ["", "Closest matches:"] + [match_line(h) for h in answer.retrieved[:3]]

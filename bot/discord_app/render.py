@@ -80,6 +80,10 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
                 embeds.append(discord.Embed(colour=colour))
             name, value = source_field(c)
             embeds[-1].add_field(name=name, value=value, inline=False)
+    if answer.note:
+        if len(embeds[-1].fields) == EMBED_FIELDS:
+            embeds.append(discord.Embed(colour=colour))
+        embeds[-1].add_field(name="Note", value=md(shorten(answer.note, 900)), inline=False)
     embeds[-1].set_footer(text=footer(answer))
     return embeds
 

@@ -54,6 +54,7 @@ def prediction_row(q: dict, answer: Answer) -> dict:
         "id": q["id"],
         "answer": answer.text,
         "abstained": answer.abstained,
+        "answerer": answer.answerer,
         "citations": [{k: c.as_dict()[k] for k in ("n", "article_id", "passage_id", "url", "date", "quote")} for c in answer.citations],
         "retrieved": [{"passage_id": h.passage.id, "article_id": h.article.id, "text": h.passage.text} for h in answer.retrieved[:10]],
         "latency_ms": answer.latency_ms,
@@ -61,7 +62,7 @@ def prediction_row(q: dict, answer: Answer) -> dict:
     }
 
 
-ANSWERERS = ("extractive",)
+ANSWERERS = ("extractive", "llm")
 
 
 def open_eval_index(settings: Settings, eval_set: EvalSet, embedder):
@@ -86,6 +87,10 @@ def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progr
     speed = {"ingest_passages_per_s": first["passages_per_s"], "ingest_chars_per_s": first["chars_per_s"],
              "ingest_seconds": first["seconds"], "reingest_seconds": report.seconds if not report.new else None}
     bot = NewsBot(index, embedder, top_k=settings.core.top_k)
+    if answerer == "llm":
+        from bot.service import use_llm
+
+        use_llm(bot, settings)
 
     def ask(q: dict) -> Answer:
         return bot.ask(q["question"], as_of=date.fromisoformat(q["date"]))
@@ -110,6 +115,10 @@ def run_eval(
 
     if answerer not in ANSWERERS:  # before the ingest, which can take minutes
         raise NewsbotError(f"unknown answerer {answerer!r}; available: {', '.join(ANSWERERS)}")
+    if answerer == "llm":
+        from bot.llm.model import build_chat_model
+
+        build_chat_model(settings.llm)  # a missing LLM setting is reported now, not after the ingest
     eval_set = EvalSet.load(set_dir)
     questions = eval_set.questions[:limit] if limit else eval_set.questions
     if baseline:
@@ -121,7 +130,7 @@ def run_eval(
         system = "langchain-tutorial"
     else:
         ask, speed, name = newsbot_pipeline(settings, eval_set, answerer, progress, embedder)
-        system = f"newsbot/{answerer}"
+        system = f"newsbot/{answerer}" + (f" ({settings.llm.llm_provider}:{settings.llm.llm_model})" if answerer == "llm" else "")
     config = {"set": str(set_dir), "system": system, "index": name, "top_k": settings.core.top_k,
               "split": settings.core.split.key, "model": settings.core.embedding_model}
 

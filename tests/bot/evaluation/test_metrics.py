@@ -91,6 +91,9 @@ def test_unknown_answerer_is_refused_before_any_ingest(tmp_path):
     from bot.evaluation.run import run_eval
     from bot.settings import Settings
 
-    with pytest.raises(NewsbotError, match="unknown answerer 'llm'"):
-        run_eval(tmp_path / "no-such-set", tmp_path / "out", Settings.load(None, data_dir=tmp_path), answerer="llm")
+    settings = Settings.load(None, data_dir=tmp_path)
+    with pytest.raises(NewsbotError, match="unknown answerer 'gpt'"):
+        run_eval(tmp_path / "no-such-set", tmp_path / "out", settings, answerer="gpt")
+    with pytest.raises(NewsbotError, match="LLM_PROVIDER"):  # llm without a configured model
+        run_eval(tmp_path / "no-such-set", tmp_path / "out", settings, answerer="llm")
     assert not (tmp_path / "indexes").exists()
