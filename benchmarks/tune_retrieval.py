@@ -48,7 +48,7 @@ def evaluate(searcher: Searcher, data: list[tuple[dict, Candidates]], s: SearchS
     for q, cands in data:
         as_of = date.fromisoformat(q["date"])
         order, _ = searcher.fuse(cands, as_of, s)
-        chosen = searcher.diversify(order, 10, s.per_article)
+        chosen, _, _ = searcher.diversify(order, 10, s.per_article)
         rank = first_relevant_rank([{"article_id": p.article_id, "text": p.text} for p in chosen], q["gold_ids"], q["answers"])
         if rank:
             r1 += rank == 1

@@ -178,7 +178,10 @@ class ExtractiveAnswerer:
 
 def citation_of(n: int, hit: Hit, quote: str) -> Citation:
     a = hit.article
-    return Citation(n=n, article_id=a.id, passage_id=hit.passage.id, title=a.title, url=a.url, date=a.date, source=a.source, quote=quote)
+    also = tuple(" ".join(x for x in (c.source, c.url or c.id) if x) for c in hit.copies)
+    seen = date.fromtimestamp(a.seen_at) if a.seen_at else None
+    return Citation(n=n, article_id=a.id, passage_id=hit.passage.id, title=a.title, url=a.url, date=a.date,
+                    source=a.source, quote=quote, seen=seen, also=also)
 
 
 def abstain(question: str, *, as_of: date | None, confidence: float) -> Answer:

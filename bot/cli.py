@@ -148,9 +148,86 @@ def chat(as_of, llm, settings):
         history.append(Turn(question, answer.text))
 
 
-@cli.command()
+@cli.group()
+def feeds():
+    """Follow RSS/Atom feeds and folders: `newsbot watch` ingests what they publish."""
+
+
+@feeds.command("add")
+@click.argument("source")
+@click.option("--name", default=None, help="A short name for lists and `feeds remove` [default: the host or folder name].")
 @common
-def serve(settings):
+def feeds_add(source, name, settings):
+    """Follow SOURCE, a feed URL (RSS or Atom) or a folder of article files."""
+    from bot.service import open_sources
+
+    s = open_sources(settings).add(source, name)
+    click.echo(f"following {s.kind} {s.name}: {s.url}\nrun `newsbot watch` (or `newsbot serve --watch`) to ingest it")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
+@common
+def feeds_list(as_json, settings):
+    """Show the followed feeds and folders with their last poll and error."""
+    from ingest.feeds import describe_sources
+    from bot.service import open_sources
+
+    rows = describe_sources(open_sources(settings).all())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        click.echo("no feeds or folders followed; add one with `newsbot feeds add URL`")
+    for r in [] if as_json else rows:
+        state = f"error: {r['last_error']}" if r["last_error"] else f"last ok {r['last_ok'] or 'never'}"
+        click.echo(f"{r['name']}  ({r['kind']})  {r['url']}\n    {state}")
+
+
+@feeds.command("remove")
+@click.argument("source")
+@common
+def feeds_remove(source, settings):
+    """Stop following SOURCE (its URL, folder or name); articles already ingested stay."""
+    from bot.service import open_sources
+
+    s = open_sources(settings).remove(source)
+    click.echo(f"no longer following {s.name}")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll every source once and exit (for cron and tests).")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the poll report as JSON.")
+@common
+def watch(once, as_json, settings):
+    """Poll followed feeds and folders every NEWSBOT_WATCH_INTERVAL seconds and ingest new or changed items."""
+    import dataclasses
+    import time
+
+    from bot.service import build_bot, build_watcher
+
+    bot = build_bot(settings, llm=False)
+    watcher = build_watcher(settings, bot)
+    if not watcher.store.all():
+        raise click.ClickException("nothing to watch: add a feed or folder with `newsbot feeds add URL`")
+    while True:
+        report = watcher.poll(force=once)
+        if as_json:
+            d = dataclasses.asdict(report)
+            d["ingest"] = report.ingest.as_dict()
+            click.echo(json.dumps(d, indent=2))
+        else:
+            for problem in report.problems:
+                click.echo(f"problem: {problem}", err=True)
+            click.echo(report.summary())
+        if once:
+            sys.exit(EXIT_SKIPPED if report.problems else 0)
+        time.sleep(min(settings.core.watch_interval, 60))
+
+
+@cli.command()
+@click.option("--watch", "with_watch", is_flag=True, help="Also poll followed feeds and folders in the background.")
+@common
+def serve(with_watch, settings):
     """Run the Discord bot: /ask, /sources, /ingest, and @mentions answered in threads.
 
     Needs DISCORD_TOKEN (environment or .env); see README "Discord" for creating the app.
@@ -161,11 +238,11 @@ def serve(settings):
             "DISCORD_TOKEN is not set: put your bot's token in .env or the environment (README, section Discord)")
     import discord
     from bot.discord_app.app import NewsbotApp
-    from bot.service import build_bot
+    from bot.service import build_bot, build_watcher
 
     bot = build_bot(settings)
     bot.embedder.embed(["warm up"])  # load the model before the first question, not during it
-    app = NewsbotApp(settings, bot)
+    app = NewsbotApp(settings, bot, watcher=build_watcher(settings, bot) if with_watch else None)
     discord.VoiceClient.warn_nacl = False
     try:
         app.run(token, log_handler=None)  # logging is configured above; discord.py never logs the token

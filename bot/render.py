@@ -8,8 +8,11 @@ from bot.types import Answer, Citation, Hit
 
 def source_line(c: Citation) -> str:
     where = c.url or f"file: {c.article_id}"
+    if c.url and c.seen:
+        where += f" (last seen {c.seen.isoformat()})"
     parts = [c.title or c.article_id, c.source, c.date.isoformat() if c.date else "date unknown"]
-    return f"[{c.n}] " + " · ".join(p for p in parts if p) + f"\n    {where}"
+    also = "".join(f"\n    also published by {x}" for x in c.also)
+    return f"[{c.n}] " + " · ".join(p for p in parts if p) + f"\n    {where}" + also
 
 
 def match_line(h: Hit) -> str:

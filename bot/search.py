@@ -58,14 +58,14 @@ class Searcher:
         vector = self.embedder.embed([query])[0]
         cands = self.candidates(query, vector, as_of, s.candidates)
         order, fused = self.fuse(cands, as_of, s)
-        chosen = self.diversify(order, k, s.per_article)
+        chosen, articles, copies = self.diversify(order, k, s.per_article)
         dense_sim, lex_score = dict(cands.dense), dict(cands.lexical)
         missing = [p.id for p in chosen if p.id not in dense_sim]
         if missing:
             dense_sim.update(self._similarities(vector, missing))
-        articles = self.index.articles(p.article_id for p in chosen)
         return [
-            Hit(p, articles[p.article_id], fused[p.id], rank + 1, dense_sim.get(p.id, 0.0), lex_score.get(p.id, 0.0))
+            Hit(p, articles[p.article_id], fused[p.id], rank + 1, dense_sim.get(p.id, 0.0), lex_score.get(p.id, 0.0),
+                copies=tuple(copies.get(p.id, ())))
             for rank, p in enumerate(chosen)
         ]
 
@@ -90,19 +90,34 @@ class Searcher:
         return sorted(fused, key=lambda p: -fused[p]), fused
 
     def diversify(self, order: list[str], k: int, per_article: int):
-        """The first k passages of `order` with at most `per_article` from any one article."""
+        """The first k passages of `order`, at most `per_article` from any one story.
+
+        Syndicated copies (the same text under several ids, e.g. one wire story on many sites) are
+        one story: the best-ranked copy is kept, the others come back as its `copies` to mention.
+        Returns (passages, their articles by id, passage id -> copies).
+        """
         passages = self.index.passages(order[: max(6 * k, 60)])
+        articles = self.index.articles({p.article_id for p in passages.values()})
         per: dict[str, int] = defaultdict(int)
+        shown: dict[tuple[str, int], str] = {}  # (article text hash, passage number) -> chosen passage id
+        copies: dict[str, list] = defaultdict(list)
         chosen = []
         for pid in order:
             p = passages.get(pid)
-            if p is None or per[p.article_id] >= per_article:
+            if p is None:
                 continue
-            per[p.article_id] += 1
+            story = articles[p.article_id].hash
+            first = shown.get((story, p.n))
+            if first is not None:
+                if all(c.id != p.article_id for c in copies[first]):
+                    copies[first].append(articles[p.article_id])
+                continue
+            if per[story] >= per_article or len(chosen) == k:
+                continue
+            per[story] += 1
+            shown[(story, p.n)] = pid
             chosen.append(p)
-            if len(chosen) == k:
-                break
-        return chosen
+        return chosen, articles, copies
 
     def _dense(self, vector: np.ndarray, as_of: date | None, n: int) -> list[tuple[str, float]]:
         """Nearest passages published on or before `as_of`.

@@ -109,6 +109,20 @@ def open_index(settings: Settings, embedder: Embedder, name: str = "default", se
                  settings_key=settings.core.split.key if settings_key is None else settings_key)
 
 
+def build_watcher(settings: Settings, bot: NewsBot):
+    """The feed and folder watcher writing into `bot`'s index with `bot`'s model."""
+    from ingest.feeds import SourceStore, Watcher
+
+    return Watcher(open_sources(settings), bot.index, bot.embedder, split=settings.core.split,
+                   limits=settings.fetch_limits, politeness=settings.politeness)
+
+
+def open_sources(settings: Settings):
+    from ingest.feeds import SourceStore
+
+    return SourceStore(settings.core.data_dir / "feeds.sqlite")
+
+
 def build_embedder(settings: Settings) -> Embedder:
     c = settings.core
     return make_embedder(c.embedding_model, device=c.device, batch_size=c.batch_size, precision=c.precision)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.embed import PACKAGED_MODEL
+from ingest.feeds import Politeness
 from ingest.fetch import FetchLimits
 from ingest.index import ChromaConfig
 from ingest.pipeline import SplitSettings
@@ -31,6 +32,8 @@ class CoreSettings(BaseSettings):
     log_level: str = Field("WARNING", description="Python logging level for the CLI.")
     allow_private_urls: bool = Field(False, description="Let URL ingest reach loopback and private networks (never link-local).")
     fetch_timeout: float = Field(20.0, gt=0, le=300, description="Seconds one URL download may take, redirects included.")
+    fetch_delay: float = Field(2.0, ge=0, le=600, description="Seconds between two requests to the same host when polling feeds.")
+    watch_interval: float = Field(900.0, ge=10, le=7 * 86400, description="Seconds between two polls of a followed feed or folder.")
 
     @property
     def split(self) -> SplitSettings:
@@ -101,6 +104,10 @@ class Settings(BaseModel):
     @property
     def fetch_limits(self) -> FetchLimits:
         return FetchLimits(timeout_s=self.core.fetch_timeout, allow_private=self.core.allow_private_urls)
+
+    @property
+    def politeness(self) -> Politeness:
+        return Politeness(delay_s=self.core.fetch_delay, interval_s=self.core.watch_interval)
 
     def chroma_config(self, folder: Path) -> ChromaConfig:
         headers = (("Authorization", f"Bearer {self.chroma.token.get_secret_value()}"),) if self.chroma.token else ()

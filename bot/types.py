@@ -18,6 +18,7 @@ class Hit:
     rank: int
     dense: float = 0.0  # cosine similarity of query and passage
     lexical: float = 0.0  # BM25 score
+    copies: tuple[StoredArticle, ...] = ()  # the same text published elsewhere (syndication)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +33,14 @@ class Citation:
     date: date | None
     source: str | None
     quote: str
+    seen: date | None = None  # when the article was last found at its source (ingest or feed poll)
+    also: tuple[str, ...] = ()  # other outlets that published the same text, "outlet <url>"
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["date"] = self.date.isoformat() if self.date else None
+        d["seen"] = self.seen.isoformat() if self.seen else None
+        d["also"] = list(self.also)
         return d
 
 

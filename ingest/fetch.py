@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from ingest.errors import NewsbotError
 
 CONTENT_TYPES = {"text/html": ".html", "application/xhtml+xml": ".html", "text/plain": ".txt", "text/markdown": ".md"}
+FEED_TYPES = {"application/rss+xml": ".xml", "application/atom+xml": ".xml", "application/rdf+xml": ".xml",
+              "application/xml": ".xml", "text/xml": ".xml", "application/feed+json": ".json"}
 MAX_REDIRECTS = 5
 USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot; article fetcher)"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -22,6 +24,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class FetchError(NewsbotError):
     """A URL that cannot or must not be fetched; the message says which and why."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status when the server answered with an error
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class Fetched:
 
     @property
     def suffix(self) -> str:
-        return CONTENT_TYPES.get(self.content_type, "")
+        return CONTENT_TYPES.get(self.content_type) or FEED_TYPES.get(self.content_type, "")
 
 
 def is_url(value: str) -> bool:
@@ -75,8 +81,12 @@ def resolve(host: str, port: int, allow_private: bool) -> IPAddress:
     return ips[0]
 
 
-def fetch(url: str, limits: FetchLimits = FetchLimits(), headers: dict[str, str] | None = None) -> Fetched:
-    """GET `url`, following up to 5 redirects, each target checked; raises FetchError with the reason."""
+def fetch(url: str, limits: FetchLimits = FetchLimits(), headers: dict[str, str] | None = None,
+          content_types: dict[str, str] = CONTENT_TYPES) -> Fetched:
+    """GET `url`, following up to 5 redirects, each target checked; raises FetchError with the reason.
+
+    `headers` may carry If-None-Match / If-Modified-Since: a 304 comes back as `Fetched.not_modified`.
+    """
     import httpx
 
     deadline = time.monotonic() + limits.timeout_s
@@ -96,7 +106,7 @@ def fetch(url: str, limits: FetchLimits = FetchLimits(), headers: dict[str, str]
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
-                    return _read(url, response, limits, deadline)
+                    return _read(url, response, limits, deadline, content_types)
             except httpx.TimeoutException:
                 raise FetchError(f"{url}: no answer within {limits.timeout_s:.0f} s") from None
             except httpx.HTTPError as e:
@@ -104,16 +114,17 @@ def fetch(url: str, limits: FetchLimits = FetchLimits(), headers: dict[str, str]
     raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
-def _read(url: str, response, limits: FetchLimits, deadline: float) -> Fetched:
+def _read(url: str, response, limits: FetchLimits, deadline: float, content_types: dict[str, str]) -> Fetched:
     url = urlunsplit(urlsplit(url)._replace(fragment=""))
     meta = {"etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified")}
     if response.status_code == 304:
         return Fetched(url, 304, "", "", **meta)
     if response.status_code >= 400:
-        raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
+        raise FetchError(f"{url}: the server answered HTTP {response.status_code}", response.status_code)
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in CONTENT_TYPES:
-        raise FetchError(f"{url}: content type {content_type or '(none)'} is not an article; expected HTML, plain text or Markdown")
+    if content_type not in content_types:
+        raise FetchError(f"{url}: content type {content_type or '(none)'} is not expected here; "
+                         f"expected one of {', '.join(sorted(content_types))}")
     length = response.headers.get("content-length")
     if length and length.isdigit() and int(length) > limits.max_bytes:
         raise FetchError(f"{url}: {int(length) / 1e6:.1f} MB is over the {limits.max_bytes / 1e6:.0f} MB limit")

@@ -52,11 +52,13 @@ class StoredArticle:
     date: date | None
     source: str | None
     n_passages: int
+    seen_at: float | None = None  # when an ingest or a feed poll last found the article at its source
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> StoredArticle:
         return cls(row["id"], row["hash"], row["title"], row["url"],
-                   date.fromisoformat(row["date"]) if row["date"] else None, row["source"], row["n_passages"])
+                   date.fromisoformat(row["date"]) if row["date"] else None, row["source"], row["n_passages"],
+                   row["seen_at"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,8 @@ class Index:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        if "seen_at" not in {r[1] for r in self.db.execute("PRAGMA table_info(articles)")}:  # indexes made before it
+            self.db.execute("ALTER TABLE articles ADD COLUMN seen_at REAL")
         self._check_meta(model, dim, settings_key)
         self.collection = client.get_or_create_collection(
             f"newsbot-{name}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
@@ -256,10 +260,10 @@ class Index:
         for article, passages in items:
             self.db.execute("DELETE FROM passages WHERE article_id=?", (article.id,))
             self.db.execute(
-                "INSERT OR REPLACE INTO articles(id, hash, title, url, date, date_int, source, n_passages, chars, ingested_at)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO articles(id, hash, title, url, date, date_int, source, n_passages, chars, ingested_at, seen_at)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                 (article.id, article.content_hash, article.title, article.url, article.date.isoformat() if article.date else None,
-                 date_int(article.date), article.source, len(passages), len(article.text), now),
+                 date_int(article.date), article.source, len(passages), len(article.text), now, now),
             )
             self.db.executemany(
                 'INSERT INTO passages(id, article_id, n, start, "end", text) VALUES(?,?,?,?,?,?)',
@@ -268,6 +272,15 @@ class Index:
         self.db.executemany("DELETE FROM pending WHERE article_id=?", [(a.id,) for a, _ in items])
         self._bump()
         self._set_meta("last_ingest", str(now))
+        self.db.execute("COMMIT")
+
+    def touch(self, article_ids: Sequence[str]) -> None:
+        """Record that these unchanged articles were just found at their source again."""
+        now = time.time()
+        self.db.execute("BEGIN IMMEDIATE")
+        for i in range(0, len(article_ids), 500):
+            chunk = list(article_ids[i:i + 500])
+            self.db.execute(f"UPDATE articles SET seen_at=? WHERE id IN ({','.join('?' * len(chunk))})", [now, *chunk])
         self.db.execute("COMMIT")
 
     def delete(self, article_ids: Sequence[str]) -> None:

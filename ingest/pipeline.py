@@ -113,6 +113,7 @@ def ingest(
     seen: dict[str, str] = {}
     batch: list[tuple[Article, list[Passage]]] = []
     n_batch = 0
+    unchanged: list[str] = []
     bar = tqdm(desc="ingest", unit=" passages", disable=not progress, dynamic_ncols=True, smoothing=0.1)
 
     def flush() -> None:
@@ -141,6 +142,7 @@ def ingest(
             seen[item.id] = digest
             if item.id in manifest and manifest[item.id][0] == digest:
                 report.unchanged += 1
+                unchanged.append(item.id)
                 continue
             if item.id in manifest:
                 report.changed += 1
@@ -154,6 +156,7 @@ def ingest(
             if n_batch >= batch_passages:
                 flush()
         flush()
+        index.touch(unchanged)
         if prune and report.skipped:
             logger.warning("not pruning: %d inputs were skipped, and their articles must not be deleted", len(report.skipped))
         elif prune:

@@ -103,6 +103,8 @@ class FakeDiscord:
                                           "archive_timestamp": self.now()}}
             self.app._connection.parse_thread_create({**thread, "newly_created": True})  # the gateway's THREAD_CREATE
             return thread
+        if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":  # CommandTree.sync
+            return [{**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"} for c in payload]
         raise AssertionError(f"unexpected Discord API call: {method} {path}")
 
     # --- what users do -----------------------------------------------------------------------

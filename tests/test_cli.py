@@ -31,8 +31,10 @@ def test_every_command_has_help_text():
     """A command without a docstring would show an empty --help."""
     for name, command in cli.commands.items():
         assert command.help and len(command.help) > 20, name
-        result = CliRunner().invoke(cli, [name, "--help"])
-        assert result.exit_code == 0 and "--data-dir" in result.output
+        for sub in getattr(command, "commands", {None: command}):
+            args = [name, sub, "--help"] if sub else [name, "--help"]
+            result = CliRunner().invoke(cli, args)
+            assert result.exit_code == 0 and "--data-dir" in result.output, args
 
 
 def test_help_is_instant_and_imports_no_torch():
@@ -98,6 +100,27 @@ def test_ingest_an_article_url_then_ask(run, monkeypatch):
         assert run("ingest", web.url("/port.html")).exit_code == 0
     answer = json.loads(run("ask", "How many ships waited offshore?", "--json", "--as-of", "2023-03-20").output)
     assert answer["retrieved"][0]["article_id"] == web.url("/port.html")
+
+
+def test_follow_a_feed_and_watch_once(run, monkeypatch):
+    from tests.ingest.test_feeds import TRAM, page, rss
+    from tests.webserver import LocalWeb
+
+    assert "nothing to watch" in run("watch", "--once").output
+    monkeypatch.setenv("NEWSBOT_ALLOW_PRIVATE_URLS", "1")
+    monkeypatch.setenv("NEWSBOT_FETCH_DELAY", "0")
+    with LocalWeb() as web:
+        web.routes["/tram.html"] = page("Council approves tram line", TRAM)
+        web.routes["/rss.xml"] = rss(web, [("/tram.html", "Tram", "Tue, 14 Mar 2023 08:00:00 GMT")])
+        assert run("feeds", "add", web.url("/rss.xml"), "--name", "harbour").exit_code == 0
+        assert "already followed" in run("feeds", "add", web.url("/rss.xml")).output
+        r = run("watch", "--once", "--json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["new_items"] == 1
+    (row,) = json.loads(run("feeds", "list", "--json").output)
+    assert row["name"] == "harbour" and row["last_error"] is None and row["last_ok"]
+    assert run("feeds", "remove", "harbour").exit_code == 0
+    assert "no feeds" in run("feeds", "list").output
 
 
 def test_serve_without_a_token_names_the_variable(run):

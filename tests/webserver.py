@@ -14,6 +14,7 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    etag: str | None = None  # answered with 304 when the request's If-None-Match matches
 
 
 class LocalWeb:
@@ -29,7 +30,13 @@ class LocalWeb:
                 web.requests.append((self.path, dict(self.headers)))
                 route = web.routes.get(self.path, Route(b"not found", "text/plain", 404))
                 time.sleep(route.delay_s)
+                if route.etag and self.headers.get("If-None-Match") == route.etag:
+                    self.send_response(304)
+                    self.end_headers()
+                    return
                 self.send_response(route.status)
+                if route.etag:
+                    self.send_header("ETag", route.etag)
                 self.send_header("Content-Type", route.content_type)
                 for k, v in route.headers.items():
                     self.send_header(k, v)

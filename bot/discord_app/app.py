@@ -20,6 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from ingest.errors import NewsbotError
+from ingest.feeds import PollReport, Watcher
 from ingest.index import stats_of
 from ingest.loaders import MAX_FILE_BYTES, SUPPORTED, suffix_of
 from ingest.pipeline import IngestReport, ingest, load_sources
@@ -71,7 +72,7 @@ def answer_view(answer_id: str, with_quotes: bool) -> discord.ui.View:
 class NewsbotApp(commands.Bot):
     """The bot, given everything it needs: settings, the reader (`NewsBot`) and its own state."""
 
-    def __init__(self, settings: Settings, newsbot: NewsBot, *, today=date.today):
+    def __init__(self, settings: Settings, newsbot: NewsBot, *, watcher: Watcher | None = None, today=date.today):
         d = settings.discord
         intents = discord.Intents.default()
         intents.message_content = d.message_content
@@ -79,6 +80,7 @@ class NewsbotApp(commands.Bot):
                          help_command=None)
         self.settings = settings
         self.newsbot = newsbot
+        self.watcher = watcher  # polls followed feeds and folders in the background (serve --watch)
         self.today = today
         self.workers = ThreadPoolExecutor(max_workers=d.max_concurrent, thread_name_prefix="newsbot-answer")
         self.ingest_lock = asyncio.Lock()
@@ -100,6 +102,24 @@ class NewsbotApp(commands.Bot):
         else:
             synced = await self.tree.sync()
         logger.info("synced %d slash commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
+        if self.watcher:
+            self._watch_task = asyncio.create_task(self.watch_forever(), name="newsbot-watch")
+
+    async def watch_forever(self) -> None:
+        """Poll feeds and folders in a worker thread; a failing poll is logged and tried again."""
+        while not self.is_closed():
+            try:
+                await self.poll_sources()
+            except Exception:
+                logger.exception("polling the followed sources failed")
+            await asyncio.sleep(min(self.settings.core.watch_interval, 60))
+
+    async def poll_sources(self, force: bool = False) -> PollReport:
+        async with self.ingest_lock:
+            report = await self.run_worker(self.watcher.poll, force)
+        if report.polled:
+            logger.info("watch: %s", report.summary())
+        return report
 
     async def close(self) -> None:
         await super().close()
@@ -116,7 +136,8 @@ class NewsbotApp(commands.Bot):
         async def sources(interaction: discord.Interaction) -> None:
             await interaction.response.defer(thinking=True)
             stats = await self.run_worker(stats_of, self.newsbot.index.folder)
-            await interaction.followup.send(embed=stats_embed(stats), allowed_mentions=NO_MENTIONS)
+            sources = await self.run_worker(self.watcher.store.all) if self.watcher else []
+            await interaction.followup.send(embed=stats_embed(stats, sources), allowed_mentions=NO_MENTIONS)
 
         @app_commands.command(name="ingest", description="Add an article (link or file) to what the bot knows. Admins only.")
         @app_commands.describe(url="Link to an article page", file="A .txt, .md, .html or .jsonl file of articles")

@@ -6,6 +6,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
+from ingest.feeds import Source
 from ingest.index import IndexStats
 from ingest.pipeline import IngestReport
 from ingest.sentences import sentence_spans
@@ -38,7 +39,13 @@ def day(d: date | None) -> str:
 def source_field(c: Citation) -> tuple[str, str]:
     name = shorten(f"[{c.n}] " + " · ".join(p for p in (c.source or _host(c.url), day(c.date)) if p), 256)
     value = link(shorten(c.title or c.article_id, 300), c.url)
-    return name, value if len(value) <= FIELD_VALUE else md(shorten(c.title or c.article_id, 300))
+    if len(value) > FIELD_VALUE - 400:
+        value = md(shorten(c.title or c.article_id, 300))
+    if c.url and c.seen:
+        value += f"\nlast seen {day(c.seen)}"
+    if c.also:
+        value += "\n" + shorten("also published by " + ", ".join(c.also), 300)
+    return name, value
 
 
 def closest_matches(hits: tuple[Hit, ...], limit: int = 3) -> str:
@@ -110,13 +117,21 @@ def quotes_message(answer: Answer) -> str:
     return "\n\n".join(quote_in_context(c, texts.get(c.passage_id)) for c in answer.citations)
 
 
-def stats_embed(stats: IndexStats) -> discord.Embed:
+def stats_embed(stats: IndexStats, sources: list[Source] = ()) -> discord.Embed:
     e = discord.Embed(title="What I have read", colour=ANSWER_COLOUR)
     e.add_field(name="Articles", value=f"{stats.articles:,}")
     e.add_field(name="Passages", value=f"{stats.passages:,}")
     e.add_field(name="Published", value=f"{day(stats.oldest)} – {day(stats.newest)}" if stats.oldest else "no dates")
     last = datetime.fromtimestamp(stats.last_ingest, timezone.utc) if stats.last_ingest else None
     e.add_field(name="Last ingest", value=discord.utils.format_dt(last, "R") if last else "never")
+    if sources:
+        lines = []
+        for src in sources[:10]:
+            when = discord.utils.format_dt(datetime.fromtimestamp(src.last_poll, timezone.utc), "R") if src.last_poll else "not yet"
+            state = f"⚠️ {md(shorten(src.last_error, 120))}" if src.last_error else f"polled {when}"
+            lines.append(f"• {link(src.name, src.url if src.kind == 'feed' else None)} — {state}")
+        more = f"\n… and {len(sources) - 10} more" if len(sources) > 10 else ""
+        e.add_field(name="Following", value=("\n".join(lines) + more)[:FIELD_VALUE], inline=False)
     if stats.model:
         e.set_footer(text=f"embedding model: {stats.model}")
     return e

@@ -90,3 +90,23 @@ def test_langchain_retriever_returns_the_same_passages(bot):
     assert [d.id for d in docs] == [h.passage.id for h in hits]
     assert docs[0].metadata["article_id"] == "israel-turkey-security-ties"
     assert docs[0].metadata["date"] == "2022-10-26"
+
+
+def test_syndicated_copies_are_one_result_citing_one_and_mentioning_the_others(tmp_path, embedder):
+    """The same wire story on two sites must not take two of the top places."""
+    from ingest.pipeline import ingest, load_sources
+
+    story = ("date 2023-03-14 The harbour of Eastport reopened on Tuesday after a three-day closure caused by "
+             "the storm. Harbour master Jane Holt said forty ships had waited offshore.")
+    for name in ("wire-a", "wire-b"):
+        (tmp_path / f"{name}.txt").write_text(story)
+    (tmp_path / "other.txt").write_text("date 2023-03-13 Storm warnings were issued for the harbour of Eastport on Monday.")
+    index = make_index(tmp_path / "index", embedder)
+    ingest(load_sources([tmp_path]), index, embedder, progress=False)
+    bot = NewsBot(index, embedder)
+    answer = bot.ask("How many ships had waited offshore, according to harbour master Jane Holt?", as_of=date(2023, 3, 20))
+    ids = [h.article.id for h in answer.retrieved]
+    assert len({"wire-a", "wire-b"} & set(ids)) == 1 and "other" in ids
+    (c,) = answer.citations
+    assert c.article_id in ("wire-a", "wire-b") and len(c.also) == 1
+    assert c.seen == date.today()

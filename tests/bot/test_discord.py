@@ -26,10 +26,10 @@ def newsbot(tmp_path, embedder):
     return NewsBot(index, embedder)
 
 
-def make_app(newsbot, tmp_path, **discord_settings) -> NewsbotApp:
+def make_app(newsbot, tmp_path, watcher=None, **discord_settings) -> NewsbotApp:
     settings = Settings.load(None, data_dir=tmp_path / "data")
     settings = settings.model_copy(update={"discord": settings.discord.model_copy(update=discord_settings)})
-    return NewsbotApp(settings, newsbot)
+    return NewsbotApp(settings, newsbot, watcher=watcher)
 
 
 def run(coro):
@@ -198,3 +198,46 @@ def test_any_failure_becomes_a_private_message_with_a_reference(newsbot, tmp_pat
     assert any(c.method == "DELETE" for c in d.calls)  # the public "thinking…" message is removed
     ref = error.content.split("ref `")[1].split("`")[0]
     assert any(ref in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_serve_watch_answers_about_an_item_published_after_the_bot_started(newsbot, tmp_path):
+    """`serve --watch`: setup_hook syncs the commands and starts polling; a story published later is found."""
+    from ingest.feeds import Politeness, SourceStore, Watcher
+    from ingest.fetch import FetchLimits
+    from tests.ingest.test_feeds import PORT, TRAM, page, rss
+    from tests.webserver import LocalWeb
+
+    with LocalWeb() as web:
+        web.routes["/tram.html"] = page("Council approves tram line", TRAM, "2026-11-20")
+        web.routes["/rss.xml"] = rss(web, [("/tram.html", "Tram", "Fri, 20 Nov 2026 08:00:00 GMT")])
+        store = SourceStore(tmp_path / "feeds.sqlite")
+        store.add(web.url("/rss.xml"), name="harbour")
+        watcher = Watcher(store, newsbot.index, newsbot.embedder, limits=FetchLimits(allow_private=True, timeout_s=5),
+                          politeness=Politeness(delay_s=0, interval_s=60))
+        app = make_app(newsbot, tmp_path, watcher=watcher)
+
+        async def steps(d: FakeDiscord):
+            await app.setup_hook()  # what login does: sync, then the watch task polls at once
+            for _ in range(300):
+                if newsbot.index.articles([web.url("/tram.html")]):
+                    break
+                await asyncio.sleep(0.1)
+            app._watch_task.cancel()  # it would sleep until the next round; the test plays that round
+            await asyncio.sleep(0)
+            assert newsbot.index.articles([web.url("/tram.html")])
+            web.routes["/port.html"] = page("Port reopens after storm", PORT, "2026-11-24")
+            web.routes["/rss.xml"] = rss(web, [("/tram.html", "Tram", "Fri, 20 Nov 2026 08:00:00 GMT"),
+                                               ("/port.html", "Port reopens", "Tue, 24 Nov 2026 08:00:00 GMT")])
+            await app.poll_sources(force=True)  # the next round of the loop
+            d.slash("ask", question="How many ships had waited offshore?")
+            d.slash("sources")
+            await d.settle()
+
+        d = run(session(app, steps))
+    assert any(c.path.endswith("/commands") for c in d.sent("PUT"))
+    answer = next(c for c in d.sent("POST", "/webhooks/") if c.embeds and c.embeds[0].get("title", "").startswith("How many"))
+    assert "Forty ships" in answer.embeds[0]["description"]
+    assert web.url("/port.html") in answer.embeds[0]["fields"][0]["value"]
+    sources = next(c for c in d.sent("POST", "/webhooks/") if c.embeds and c.embeds[0].get("title") == "What I have read")
+    following = {f["name"]: f["value"] for f in sources.embeds[0]["fields"]}["Following"]
+    assert "harbour" in following and "polled" in following

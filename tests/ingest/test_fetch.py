@@ -85,7 +85,7 @@ def test_size_type_status_and_time_limits(web):
     web.routes["/slow.html"] = Route(ARTICLE_HTML, delay_s=3)
     with pytest.raises(FetchError, match="limit"):
         fetch(web.url("/big.html"), FetchLimits(max_bytes=1024, allow_private=True))
-    with pytest.raises(FetchError, match="application/zip is not an article"):
+    with pytest.raises(FetchError, match="application/zip is not expected"):
         fetch(web.url("/file.zip"), LOCAL)
     with pytest.raises(FetchError, match="HTTP 404"):
         fetch(web.url("/missing.html"), LOCAL)
