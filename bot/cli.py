@@ -37,7 +37,7 @@ def common(f):
         try:
             settings = Settings.load(env_file, data_dir=data_dir)
             logging.basicConfig(level=settings.core.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-            for noisy in ("chromadb", "httpx", "sentence_transformers"):
+            for noisy in ("chromadb", "httpx", "httpx2", "openai", "sentence_transformers"):
                 logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
             return f(*args, settings=settings, **kwargs)
         except NewsbotError as e:

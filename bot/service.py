@@ -106,7 +106,8 @@ def open_index(settings: Settings, embedder: Embedder, name: str = "default", se
     folder = index_folder(settings, name)
     client = open_chroma(settings.chroma_config(folder))
     return Index(folder, client, name=name, model=embedder.name, dim=embedder.dim,
-                 settings_key=settings.core.split.key if settings_key is None else settings_key)
+                 settings_key=settings.core.split.key if settings_key is None else settings_key,
+                 shared=bool(settings.chroma.host))
 
 
 def build_watcher(settings: Settings, bot: NewsBot):

@@ -6,10 +6,12 @@ the next writer rolls back (deleting that article everywhere), so Chroma never k
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -122,13 +124,24 @@ def open_chroma(config: ChromaConfig):
 
 
 class Index:
-    """One named corpus: its Chroma collection, manifest and lexical index under `folder`."""
+    """One named corpus: its Chroma collection, manifest and lexical index under `folder`.
 
-    def __init__(self, folder: Path, client, *, name: str = "default", model: str, dim: int, settings_key: str = ""):
+    With a shared Chroma server (`shared=True`) the collection is the truth that every machine sees:
+    each committed write stamps the collection's metadata, and a process whose local manifest carries
+    another stamp rebuilds manifest and BM25 from the collection (at most every SYNC_EVERY_S seconds).
+    """
+
+    SYNC_EVERY_S = 10.0
+
+    def __init__(self, folder: Path, client, *, name: str = "default", model: str, dim: int, settings_key: str = "",
+                 shared: bool = False):
         self.folder = folder
         self.name = name
         self.model = model
         self.dim = dim
+        self.client = client
+        self.shared = shared
+        self._synced_at = -1e9
         folder.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(folder / "manifest.sqlite", timeout=30, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
@@ -231,6 +244,8 @@ class Index:
             self.db.execute("DELETE FROM pending WHERE article_id=?", (article_id,))
             self._bump()
             self.db.execute("COMMIT")
+        if pending:
+            self._publish()
         return pending
 
     def write(self, items: Sequence[tuple[Article, list[Passage]]], embeddings: np.ndarray) -> None:
@@ -273,6 +288,7 @@ class Index:
         self._bump()
         self._set_meta("last_ingest", str(now))
         self.db.execute("COMMIT")
+        self._publish()
 
     def touch(self, article_ids: Sequence[str]) -> None:
         """Record that these unchanged articles were just found at their source again."""
@@ -294,6 +310,48 @@ class Index:
 
     def _bump(self) -> None:
         self._set_meta("generation", str(self.generation + 1))
+        self._set_meta("stamp", uuid.uuid4().hex)
+
+    # --- sharing through a Chroma server -----------------------------------------------------
+
+    def _publish(self) -> None:
+        """Tell other processes on other machines that the corpus changed."""
+        if self.shared:
+            self.collection.modify(metadata={"model": self.model, "dim": self.dim, "stamp": self._meta("stamp")})
+
+    def sync(self, force: bool = False) -> bool:
+        """Bring the local manifest and BM25 in line with the shared collection; True when it changed."""
+        if not self.shared or (not force and time.monotonic() - self._synced_at < self.SYNC_EVERY_S):
+            return False
+        self._synced_at = time.monotonic()
+        remote = (self.client.get_collection(self.collection.name).metadata or {}).get("stamp")
+        if remote is None or remote == self._meta("stamp") or self.db.execute("SELECT 1 FROM pending").fetchone():
+            return False
+        logger.info("the shared index changed (stamp %s): reloading the manifest from Chroma", remote)
+        articles: dict[str, list] = {}
+        passages = []
+        page = min(self.max_batch, 5000)
+        for offset in itertools.count(0, page):
+            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            for pid, text, m in zip(got["ids"], got["documents"], got["metadatas"]):
+                passages.append((pid, m["article_id"], m["n"], m["start"], m["end"], text))
+                a = articles.setdefault(m["article_id"], [m["article_id"], m["hash"], m.get("title"), m.get("url"),
+                                                          m.get("date"), m["date_int"], m.get("source"), 0, 0])
+                a[7] += 1
+                a[8] = max(a[8], m["end"])
+            if len(got["ids"]) < page:
+                break
+        now = time.time()
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("DELETE FROM passages")
+        self.db.execute("DELETE FROM articles")
+        self.db.executemany("INSERT INTO articles(id, hash, title, url, date, date_int, source, n_passages, chars, ingested_at) "
+                            "VALUES(?,?,?,?,?,?,?,?,?,?)", [(*a, now) for a in articles.values()])
+        self.db.executemany('INSERT INTO passages(id, article_id, n, start, "end", text) VALUES(?,?,?,?,?,?)', passages)
+        self._set_meta("generation", str(self.generation + 1))
+        self._set_meta("stamp", remote)
+        self.db.execute("COMMIT")
+        return True
 
     @staticmethod
     def _metadata(article: Article, p: Passage) -> dict:
@@ -308,6 +366,7 @@ class Index:
     # --- reading --------------------------------------------------------------------------------
 
     def require_content(self) -> None:
+        self.sync()
         if not self.count_articles():
             raise EmptyIndex(f"the index in {self.folder} is empty: run `newsbot ingest PATH` first")
 

@@ -109,6 +109,7 @@ def ingest(
     t0 = time.perf_counter()
     report = IngestReport()
     report.recovered = len(index.recover())
+    index.sync(force=True)  # with a shared Chroma server: start from what other machines wrote
     manifest = index.manifest()
     seen: dict[str, str] = {}
     batch: list[tuple[Article, list[Passage]]] = []

@@ -17,10 +17,11 @@ SERVER = os.environ.get("NEWSBOT_TEST_CHROMA")
 pytestmark = [pytest.mark.server, pytest.mark.skipif(not SERVER, reason="no Chroma server: run via `make test` (NEWSBOT_TEST_CHROMA=host:port)")]
 
 
-def server_index(folder, embedder) -> Index:
+def server_index(folder, embedder, name: str | None = None) -> Index:
     host, port = SERVER.rsplit(":", 1)
     client = open_chroma(ChromaConfig(host=host, port=int(port)))
-    return Index(folder, client, name=f"test-{uuid.uuid4().hex[:8]}", model=embedder.name, dim=embedder.dim)
+    return Index(folder, client, name=name or f"test-{uuid.uuid4().hex[:8]}", model=embedder.name, dim=embedder.dim,
+                 shared=True)
 
 
 def test_server_gives_the_same_answers_as_embedded(tmp_path):
@@ -56,3 +57,32 @@ def test_server_reingest_is_incremental_and_prune_deletes(tmp_path):
     report = ingest(load_sources([src]), index, embedder, prune=True, progress=False)
     assert (report.unchanged, report.pruned) == (2, 1)
     assert sorted(index.collection.get(include=[])["ids"]) == ["a0#0", "a1#0"]
+
+
+def test_two_machines_see_the_same_corpus_through_the_server(tmp_path):
+    """Each process keeps its own manifest and BM25 under its own data dir; the collection is the truth."""
+    embedder = HashEmbedder(64)
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    writer = server_index(tmp_path / "machine-a", embedder, name)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "port.txt").write_text("date 2023-03-14 The harbour of Eastport reopened on Tuesday after the storm.")
+    ingest(load_sources([src]), writer, embedder, progress=False)
+
+    reader = server_index(tmp_path / "machine-b", embedder, name)  # another machine: empty local manifest
+    bot = NewsBot(reader, embedder)
+    answer = bot.ask("When did the harbour of Eastport reopen?", as_of=date(2023, 3, 20))
+    assert answer.retrieved[0].article.id == "port" and reader.count_articles() == 1
+
+    (src / "tram.txt").write_text("date 2023-03-15 The council of Eastport approved a new tram line on Wednesday.")
+    ingest(load_sources([src]), writer, embedder, progress=False)
+    assert reader.sync(force=True)  # the writer's stamp changed
+    answer = bot.ask("Which tram line did the council approve?", as_of=date(2023, 3, 20))
+    assert answer.retrieved[0].article.id == "tram"
+    assert reader.manifest() == writer.manifest()
+    assert sorted(reader.lexical().ids) == sorted(writer.lexical().ids)
+
+    # a write from the second machine reaches the first one the same way
+    (src / "bridge.txt").write_text("date 2023-03-16 The old bridge over the Ost river will close in June.")
+    ingest(load_sources([src]), reader, embedder, progress=False)
+    assert writer.sync(force=True) and set(writer.manifest()) == {"port", "tram", "bridge"}

@@ -21,7 +21,6 @@ from discord.ext import commands
 
 from ingest.errors import NewsbotError
 from ingest.feeds import PollReport, Watcher
-from ingest.index import stats_of
 from ingest.loaders import MAX_FILE_BYTES, SUPPORTED, suffix_of
 from ingest.pipeline import IngestReport, ingest, load_sources
 from bot.discord_app.limits import MESSAGE_CHARS, THREAD_NAME, pack_embeds, shorten, split_text
@@ -135,7 +134,7 @@ class NewsbotApp(commands.Bot):
         @app_commands.command(name="sources", description="How many articles I have read, and from when.")
         async def sources(interaction: discord.Interaction) -> None:
             await interaction.response.defer(thinking=True)
-            stats = await self.run_worker(stats_of, self.newsbot.index.folder)
+            stats = await self.run_worker(self.current_stats)
             sources = await self.run_worker(self.watcher.store.all) if self.watcher else []
             await interaction.followup.send(embed=stats_embed(stats, sources), allowed_mentions=NO_MENTIONS)
 
@@ -147,6 +146,10 @@ class NewsbotApp(commands.Bot):
 
         for command in (ask, sources, ingest_):
             self.tree.add_command(command)
+
+    def current_stats(self):
+        self.newsbot.index.sync()  # with a shared Chroma server, what other machines ingested counts too
+        return self.newsbot.index.stats()
 
     # ----------------------------------------------------------------------------- work off the loop
     async def run_worker(self, fn, *args, **kwargs):

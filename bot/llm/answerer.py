@@ -143,9 +143,10 @@ class LLMAnswerer:
     def draft(self, question: str, hits: Sequence[Hit], as_of: date, on_token=None) -> Draft:
         output = "text" if on_token else self.output  # only plain text can be shown while it arrives
         values = {"as_of": as_of.isoformat(), "question": question, "passages": passages_block(hits),
-                  "output_format": self.formats[output]}
-        if output == "structured":
-            reply = (self.prompt | self.model.with_structured_output(DraftAnswer)).invoke(values)
+                  "output_format": self.formats["text" if output == "text" else "structured"]}
+        if output != "text":  # "structured": the provider's schema method; "json": JSON mode, for servers without it
+            method = {"method": "json_mode"} if output == "json" else {}
+            reply = (self.prompt | self.model.with_structured_output(DraftAnswer, **method)).invoke(values)
             if not isinstance(reply, DraftAnswer):
                 raise MalformedOutput("the model returned no structured answer")
             return Draft(reply.answerable, reply.answer,
