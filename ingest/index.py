@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import EmptyIndex, IndexMismatch
+from ingest.errors import EmptyIndex, IndexMismatch, NewsbotError
 from ingest.lexical import LexicalIndex
 from ingest.types import Article, Passage
 
@@ -117,7 +117,13 @@ def open_chroma(config: ChromaConfig):
 
     settings = ChromaSettings(anonymized_telemetry=False)
     if config.host:
-        return chromadb.HttpClient(host=config.host, port=config.port, ssl=config.ssl, headers=dict(config.headers), settings=settings)
+        try:
+            return chromadb.HttpClient(host=config.host, port=config.port, ssl=config.ssl, headers=dict(config.headers),
+                                       settings=settings)
+        except Exception as e:  # chromadb raises ValueError for a server it cannot reach, others for TLS or auth
+            where = f"{'https' if config.ssl else 'http'}://{config.host}:{config.port}"
+            raise NewsbotError(f"cannot use the Chroma server at {where} ({type(e).__name__}): is `chroma run` "
+                               f"running there? Check CHROMA_HOST, CHROMA_PORT, CHROMA_SSL and CHROMA_TOKEN") from None
     assert config.path is not None
     config.path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(config.path.resolve()), settings=settings)

@@ -29,6 +29,7 @@ SUPPORTED = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_ARTICLE_CHARS = 2_000_000
+MAX_HTML_TAGS = 100_000  # a news page has a few thousand; 500k tags kept trafilatura busy for half a minute
 
 _DATE_LINE = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*\n?")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
@@ -209,6 +210,8 @@ def parse_html(html: str, article_id: str, url: str | None = None) -> Article | 
     """Extract the main text and metadata of a news page with trafilatura."""
     import trafilatura  # heavy import, only when HTML is ingested
 
+    if html.count("<") > MAX_HTML_TAGS:
+        return BadArticle(article_id, f"the page has over {MAX_HTML_TAGS:,} tags; that is not an article page")
     try:
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, favor_precision=True)
     except Exception as e:  # trafilatura raises many kinds of parser errors on hostile markup
