@@ -243,6 +243,12 @@ class Index:
         pending = [r[0] for r in self.db.execute("SELECT article_id FROM pending")]
         for article_id in pending:
             logger.warning("rolling back an interrupted write of %s", article_id)
+        self._drop(pending)
+        return pending
+
+    def _drop(self, article_ids: Sequence[str]) -> None:
+        """Delete articles whose ids are in the intent log from Chroma, then from the manifest."""
+        for article_id in article_ids:
             self.collection.delete(where={"article_id": article_id})
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
@@ -250,9 +256,8 @@ class Index:
             self.db.execute("DELETE FROM pending WHERE article_id=?", (article_id,))
             self._bump()
             self.db.execute("COMMIT")
-        if pending:
+        if article_ids:
             self._publish()
-        return pending
 
     def write(self, items: Sequence[tuple[Article, list[Passage]]], embeddings: np.ndarray) -> None:
         """Add or replace articles with their passages and one embedding row per passage, in order."""
@@ -312,7 +317,7 @@ class Index:
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany("INSERT OR IGNORE INTO pending(article_id) VALUES(?)", [(a,) for a in article_ids])
         self.db.execute("COMMIT")
-        self.recover()
+        self._drop(list(article_ids))  # an interruption here leaves intents that the next recover() completes
 
     def _bump(self) -> None:
         self._set_meta("generation", str(self.generation + 1))
