@@ -50,7 +50,7 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self._dates: tuple[int, np.ndarray, dict[str, int]] | None = None
+        self._dates: tuple[object, np.ndarray, dict[str, int]] | None = None
 
     def search(self, query: str, *, k: int = 5, as_of: date | None = None, settings: SearchSettings | None = None) -> list[Hit]:
         """The k best passages for `query` among articles published on or before `as_of`."""
@@ -146,7 +146,7 @@ class Searcher:
         lex = self.index.lexical()
         scores = lex.scores(query)
         if as_of is not None:
-            scores = np.where(self._date_array() <= date_int(as_of), scores, 0.0)
+            scores = np.where(self._dates_of(lex)[1] <= date_int(as_of), scores, 0.0)
         n = min(n, int(np.count_nonzero(scores)))
         if n <= 0:
             return []
@@ -154,17 +154,13 @@ class Searcher:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(lex.ids[i], float(scores[i])) for i in top]
 
-    def _refresh_dates(self) -> tuple[int, np.ndarray, dict[str, int]]:
-        gen = self.index.generation
-        if self._dates is None or self._dates[0] != gen:
-            ids = self.index.lexical().ids
-            arr = self.index.passage_dates(ids)
-            self._dates = (gen, arr, dict(zip(ids, arr.tolist())))
-        return self._dates
-
-    def _date_array(self) -> np.ndarray:
-        """date_int of every passage, aligned with the lexical index's ids."""
-        return self._refresh_dates()[1]
+    def _dates_of(self, lex) -> tuple[object, np.ndarray, dict[str, int]]:
+        """date_int of every passage of `lex`, aligned with its ids (array) and by id (dict), cached per index."""
+        cached = self._dates
+        if cached is None or cached[0] is not lex:
+            arr = self.index.passage_dates(lex.ids)
+            cached = self._dates = (lex, arr, dict(zip(lex.ids, arr.tolist())))
+        return cached
 
     def _date_lookup(self) -> dict[str, int]:
-        return self._refresh_dates()[2]
+        return self._dates_of(self.index.lexical())[2]

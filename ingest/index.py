@@ -6,10 +6,12 @@ the next writer rolls back (deleting that article everywhere), so Chroma never k
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.errors import EmptyIndex, IndexMismatch, NewsbotError
-from ingest.lexical import LexicalIndex
+from ingest.lexical import TOKENIZER, LexicalIndex
 from ingest.types import Article, Passage
 
 logger = logging.getLogger(__name__)
@@ -166,6 +168,7 @@ class Index:
             raise IndexMismatch(f"the Chroma collection newsbot-{name} was built with model {got!r}, not {model!r}")
         self.max_batch = client.get_max_batch_size() if hasattr(client, "get_max_batch_size") else 5000
         self._lexical: tuple[int, LexicalIndex] | None = None
+        self._lexical_lock = threading.Lock()  # one rebuild at a time; concurrent askers wait for it
 
     # --- manifest -------------------------------------------------------------------------------
 
@@ -248,12 +251,14 @@ class Index:
 
     def _drop(self, article_ids: Sequence[str]) -> None:
         """Delete articles whose ids are in the intent log from Chroma, then from the manifest."""
-        for article_id in article_ids:
-            self.collection.delete(where={"article_id": article_id})
+        for i in range(0, len(article_ids), 100):
+            chunk = list(article_ids[i:i + 100])
+            self.collection.delete(where={"article_id": {"$in": chunk}})
+            marks = ",".join("?" * len(chunk))
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
-            self.db.execute("DELETE FROM articles WHERE id=?", (article_id,))
-            self.db.execute("DELETE FROM pending WHERE article_id=?", (article_id,))
+            self.db.execute(f"DELETE FROM passages WHERE article_id IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM pending WHERE article_id IN ({marks})", chunk)
             self._bump()
             self.db.execute("COMMIT")
         if article_ids:
@@ -318,6 +323,7 @@ class Index:
         self.db.executemany("INSERT OR IGNORE INTO pending(article_id) VALUES(?)", [(a,) for a in article_ids])
         self.db.execute("COMMIT")
         self._drop(list(article_ids))  # an interruption here leaves intents that the next recover() completes
+        self.rebuild_lexical()
 
     def _bump(self) -> None:
         self._set_meta("generation", str(self.generation + 1))
@@ -362,6 +368,7 @@ class Index:
         self._set_meta("generation", str(self.generation + 1))
         self._set_meta("stamp", remote)
         self.db.execute("COMMIT")
+        self.rebuild_lexical()
         return True
 
     @staticmethod
@@ -382,32 +389,52 @@ class Index:
             raise EmptyIndex(f"the index in {self.folder} is empty: run `newsbot ingest PATH` first")
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index for the current generation, loaded from disk or rebuilt once and cached."""
+        """The BM25 index of the current generation: cached, else loaded from disk, else rebuilt.
+
+        Writers (ingest, delete, sync) rebuild it when they finish. Until then askers keep the
+        previous one, which lacks only the newest passages for a few seconds; an asker rebuilds only
+        when it has none at all (the first question after start-up with a stale or missing file).
+        """
         gen = self.generation
-        if self._lexical and self._lexical[0] == gen:
-            return self._lexical[1]
+        cached = self._lexical
+        if cached and cached[0] == gen:
+            return cached[1]
+        if not self._lexical_lock.acquire(blocking=cached is None):
+            return cached[1]  # a writer is rebuilding it right now
+        try:
+            if self._lexical and self._lexical[0] == gen:
+                return self._lexical[1]
+            lex = self._load_saved(gen)
+            if lex is None and self._lexical:
+                return self._lexical[1]
+            if lex is None:
+                return self.rebuild_lexical(gen)
+            self._lexical = (gen, lex)
+            return lex
+        finally:
+            self._lexical_lock.release()
+
+    def _load_saved(self, gen: int) -> LexicalIndex | None:
         folder = self.folder / "bm25"
-        stamp = folder / "generation.json"
-        lex = None
-        if stamp.exists():
-            try:
-                if json.loads(stamp.read_text())["generation"] == gen:
-                    lex = LexicalIndex.load(folder)
-            except (OSError, ValueError, KeyError) as e:
-                logger.warning("lexical index unreadable (%s); rebuilding", e)
-        if lex is None:
-            lex = self.rebuild_lexical(gen)
-        self._lexical = (gen, lex)
-        return lex
+        try:
+            saved = json.loads((folder / "generation.json").read_text())
+            if saved["generation"] == gen and saved.get("tokenizer") == TOKENIZER:
+                return LexicalIndex.load(folder)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError) as e:
+            logger.warning("lexical index unreadable (%s); rebuilding", e)
+        return None
 
     def rebuild_lexical(self, gen: int | None = None) -> LexicalIndex:
-        gen = self.generation if gen is None else gen
-        rows = self.db.execute("SELECT id, text FROM passages ORDER BY rowid").fetchall()
-        lex = LexicalIndex.build([r[0] for r in rows], [r[1] for r in rows])
-        folder = self.folder / "bm25"
-        lex.save(folder)
-        (folder / "generation.json").write_text(json.dumps({"generation": gen}))
-        return lex
+        with self._lexical_lock if gen is None else contextlib.nullcontext():  # lexical() holds it already
+            gen = self.generation if gen is None else gen
+            rows = self.db.execute("SELECT id, text FROM passages ORDER BY rowid").fetchall()
+            lex = LexicalIndex.build([r[0] for r in rows], [r[1] for r in rows])
+            folder = self.folder / "bm25"
+            lex.save(folder, {"generation": gen, "tokenizer": TOKENIZER})
+            self._lexical = (gen, lex)
+            return lex
 
     def passage_dates(self, ids: Sequence[str]) -> np.ndarray:
         """date_int of each passage's article, aligned with `ids` (for lexical date filters)."""

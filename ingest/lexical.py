@@ -1,9 +1,11 @@
 """The BM25 index beside Chroma: built from the manifest's passages, cached on disk per index generation."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +14,26 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 _TOKEN = r"(?u)\b\w+\b"
+TOKENIZER = "lemma+snowball-1"  # stored beside a saved index: another tokenizer means a rebuild
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=1_000_000)
+def _lemma(word: str) -> str:
+    import simplemma
+
+    return simplemma.lemmatize(word, lang="en")
+
+
+def normalize(words: list[str]) -> list[str]:
+    """Lemmatise, then stem: "withdrew" meets "withdraw", "met" meets "meeting", "children" "child"."""
+    return _stemmer().stemWords([_lemma(w) for w in words])
 
 
 def _bm25s():
@@ -23,7 +45,7 @@ def _bm25s():
 
 
 class LexicalIndex:
-    """BM25 (bm25s, English stopwords, Snowball stemming) over passage texts, aligned with `ids`."""
+    """BM25 (bm25s, English stopwords, simplemma lemmas + Snowball stems) over passage texts, aligned with `ids`."""
 
     def __init__(self, retriever, ids: list[str]):
         self.retriever = retriever
@@ -32,12 +54,8 @@ class LexicalIndex:
 
     @staticmethod
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
-        import Stemmer
-
-        return _bm25s().tokenize(
-            list(texts), token_pattern=_TOKEN, stopwords="en", stemmer=Stemmer.Stemmer("english").stemWords,
-            return_ids=False, show_progress=False,
-        )
+        return _bm25s().tokenize(list(texts), token_pattern=_TOKEN, stopwords="en", stemmer=normalize,
+                                 return_ids=False, show_progress=False)
 
     @classmethod
     def build(cls, ids: list[str], texts: Sequence[str]) -> LexicalIndex:
@@ -45,14 +63,19 @@ class LexicalIndex:
         retriever.index(cls.tokenize(texts) if texts else [[]], show_progress=False)
         return cls(retriever, ids)
 
-    def save(self, folder: Path) -> None:
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+    def save(self, folder: Path, stamp: dict | None = None) -> None:
+        """Write to a fresh folder, then swap it in; `stamp` goes to generation.json inside it."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))  # one per writer
         self.retriever.save(str(tmp), show_progress=False)
         (tmp / "ids.json").write_text(json.dumps(self.ids))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)  # atomic: a reader sees the old folder or the whole new one
+        if stamp is not None:
+            (tmp / "generation.json").write_text(json.dumps(stamp))
+        old = folder.with_name(f"{folder.name}.old-{tmp.name}")
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)  # a reader sees the old folder or the whole new one
+        shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:

@@ -167,7 +167,7 @@ def ingest(
     finally:
         bar.close()
         report.seconds = time.perf_counter() - t0
-    if report.new or report.changed or report.pruned or report.recovered:
+    if (report.new or report.changed or report.recovered) and not report.pruned:  # delete() rebuilt it already
         index.rebuild_lexical()
     report.seconds = time.perf_counter() - t0
     report.model_load_seconds = round(getattr(embedder, "load_seconds", 0.0), 2)
