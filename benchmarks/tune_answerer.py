@@ -40,7 +40,8 @@ def main() -> None:
     for q in eval_set.questions:
         as_of = date.fromisoformat(q["date"])
         hits = bot.searcher.search(q["question"], k=settings.core.top_k, as_of=as_of)
-        data.append((q, answerer.candidates(q["question"], hits), index.newest(as_of)))
+        newest = index.newest(as_of)
+        data.append((q, answerer.candidates(q["question"], hits, newest), newest))
     print(f"{len(data)} questions\n")
 
     results = []

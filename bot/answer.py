@@ -38,7 +38,12 @@ _DATE_WORDS = re.compile(
     r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|\d{4}|yesterday|today|tomorrow|tonight|decade|century|(last|next|this|following) (week|month|year))\b",
     re.I,
 )
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|million|billion|trillion|half|percent)\b", re.I)
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|trillion|half|percent|decades?|century|centuries)\b", re.I)
+# "besides the thaw", "other than Iran": what follows is what the answer is not about.
+_EXCLUDED = re.compile(r"\b(?:besides|apart from|aside from|other than|except(?: for)?)\s+(?:the\s+|a\s+|an\s+)?[\w'’-]+", re.I)
+# Evidence that only announces ("will be held", "is expected to") cannot answer what already happened.
+_FUTURE = re.compile(r"\b(will|shall|is (?:expected|set|scheduled|due|going) to|are (?:expected|set|scheduled|due|going) to|upcoming)\b", re.I)
+_PAST_QUESTION = re.compile(r"\b(did|was|were|won|lost|happened|ended|beat|defeated|died|killed|announced)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*")
 _STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on", "at", "but", "and", "mr", "mrs", "ms", "dr"}
 
@@ -55,6 +60,11 @@ def new_names(sentence: str, question: str) -> int:
     q = question.lower()
     names = [m.group(0) for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
     return sum(1 for n in names if n.lower() not in _STOP_CAPS and n.lower() not in q)
+
+
+def without_exclusions(question: str) -> str:
+    """The question minus its "besides X" / "other than X" phrases, for searching and word overlap."""
+    return " ".join(_EXCLUDED.sub(" ", question).split()) or question
 
 
 def type_match(qtype: str | None, sentence: str, question: str) -> float:
@@ -80,6 +90,8 @@ class Candidate:
     context: float  # the same share over the sentence and its neighbours
     type_match: float
     novel: float  # 1 when the sentence says something beyond the question's own words
+    age: int = 0  # days between the sentence's article and the newest article available
+    announced: float = 0.0  # 1 when the sentence announces the future and the question asks about the past
 
     @property
     def text(self) -> str:
@@ -97,9 +109,12 @@ class ExtractiveSettings:
     rank: float = 0.1
     min_confidence: float = 0.38
     max_sentences_per_hit: int = 16
-    embed_top: int = 12  # sentences (by the cheap features) compared with the question by embedding
+    embed_top: int = 8  # sentences (by the cheap features) compared with the question by embedding
     staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
     staleness_days: float = 90.0  # ... reaching the full weight at this age
+    announced_weight: float = 0.1  # confidence lost by future-tense evidence for a past-tense question
+    freshness_weight: float = 0.05  # score lost by a sentence from an article older than the newest ...
+    freshness_days: float = 30.0  # ... reaching the full weight at this age ("this week" questions)
 
 
 class ExtractiveAnswerer:
@@ -115,7 +130,7 @@ class ExtractiveAnswerer:
         self.preceding = preceding  # article text before a passage: the anchor of "the following month"
 
     def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None) -> Answer:
-        candidates = self.candidates(question, hits)
+        candidates = self.candidates(question, hits, newest)
         if not candidates:
             return abstain(question, as_of=as_of, confidence=0.0)
         best = max(candidates, key=self.score)
@@ -134,20 +149,23 @@ class ExtractiveAnswerer:
         return (
             s.semantic * c.semantic + s.overlap * c.overlap + s.context * c.context
             + s.type_match * c.type_match + s.rank / c.hit.rank
+            - s.freshness_weight * min(1.0, c.age / s.freshness_days)
         ) * (0.5 + 0.5 * c.novel)
 
     def confidence(self, best: Candidate, newest: date | None = None) -> float:
         """How sure the best sentence answers the question, in [0, 1]; stale evidence lowers it."""
         s = self.settings
         raw = 0.45 * best.semantic + 0.45 * best.overlap + 0.1 * best.type_match
+        raw -= s.announced_weight * best.announced
         evidence = best.hit.article.date
         if newest and evidence and s.staleness_weight:
             raw -= s.staleness_weight * min(1.0, max(0, (newest - evidence).days) / s.staleness_days)
         return max(0.0, min(1.0, raw))
 
-    def candidates(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
+    def candidates(self, question: str, hits: Sequence[Hit], newest: date | None = None) -> list[Candidate]:
         s = self.settings
-        q_terms = set(LexicalIndex.tokenize([question])[0])
+        q_terms = set(LexicalIndex.tokenize([without_exclusions(question)])[0])
+        past = bool(_PAST_QUESTION.search(question)) and not _FUTURE.search(question)
         weights = self.lexical().idf(sorted(q_terms)) if self.lexical else dict.fromkeys(q_terms, 1.0)
         total = sum(weights.values()) or 1.0
         qtype = question_type(question)
@@ -167,6 +185,8 @@ class ExtractiveAnswerer:
                 context=sum(weights[w] for w in q_terms & near) / total,
                 type_match=type_match(qtype, text, question),
                 novel=1.0 if t - q_terms else 0.0,
+                age=max(0, (newest - hit.article.date).days) if newest and hit.article.date else 0,
+                announced=1.0 if past and _FUTURE.search(text) else 0.0,
             ))
         # Embedding every sentence of every hit costs more than the rest of ask(); the cheap
         # features pick the few worth comparing with the question.

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,6 +75,8 @@ class SentenceTransformerEmbedder:
         self.precision = precision
         self._path = resolve_model_path(name)
         self._model = None
+        self._recent: dict[str, np.ndarray] = {}  # the last questions' vectors (a question is embedded twice per ask)
+        self._recent_lock = threading.Lock()
         self.load_seconds = 0.0  # time spent loading the model, once
         self.dim = self._configured_dim() or self.model.get_embedding_dimension()
 
@@ -104,8 +107,22 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        head = self._recent.get(texts[0]) if len(texts) <= 32 else None
+        if head is not None:  # ask(): the answerer embeds the question that the search just embedded
+            rest = self.embed(texts[1:]) if len(texts) > 1 else np.zeros((0, self.dim), dtype=np.float32)
+            return np.vstack([head[None, :], rest])
+        if len(texts) == 1:
+            vec = self._embed(texts)
+            with self._recent_lock:
+                self._recent[texts[0]] = vec[0]
+                if len(self._recent) > 64:
+                    del self._recent[next(iter(self._recent))]
+            return vec
+        return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) > TRIM_EVERY:
-            return np.concatenate([self.embed(texts[i:i + TRIM_EVERY]) for i in range(0, len(texts), TRIM_EVERY)])
+            return np.concatenate([self._embed(texts[i:i + TRIM_EVERY]) for i in range(0, len(texts), TRIM_EVERY)])
         import torch
 
         model = self.model
