@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.dates import question_window  # noqa: E402
 from bot.evaluation.metrics import first_relevant_rank  # noqa: E402
 from bot.evaluation.run import EvalSet, open_eval_index  # noqa: E402
 from bot.search import Candidates, Searcher, SearchSettings  # noqa: E402
@@ -43,11 +44,29 @@ VARIANTS = {
 }
 
 
+VARIANTS = {name: dataclasses.replace(s, window_weight=0.0) for name, s in VARIANTS.items()}  # as measured before windows
+VARIANTS.update({
+    "default": SearchSettings(),
+    "window 0.5": SearchSettings(window_weight=0.5),
+    "window 2": SearchSettings(window_weight=2.0),
+    "window 1 rec 0.5/30d": SearchSettings(window_weight=1.0, recency_weight=0.5),
+    "window 2 rec 0.5/30d": SearchSettings(window_weight=2.0, recency_weight=0.5),
+    "window 3 rec 0.3/30d": SearchSettings(window_weight=3.0, recency_weight=0.3),
+    "window 1 rec 1/14d": SearchSettings(window_weight=1.0, recency_days=14),
+    "window 0.5 rec 1/14d": SearchSettings(window_weight=0.5, recency_days=14),
+    "window 0.5 rec 1.5/14d": SearchSettings(window_weight=0.5, recency_weight=1.5, recency_days=14),
+    "window 1 rec 1.5/21d": SearchSettings(window_weight=1.0, recency_weight=1.5, recency_days=21),
+    "window 0.5 rec 1/21d": SearchSettings(window_weight=0.5, recency_days=21),
+    "window 0.5 rec 1/14d per_article=3": SearchSettings(window_weight=0.5, recency_days=14, per_article=3),
+    "window 0.5 rec 1/14d lex 2": SearchSettings(window_weight=0.5, recency_days=14, lexical_weight=2.0),
+})
+
+
 def evaluate(searcher: Searcher, data: list[tuple[dict, Candidates]], s: SearchSettings) -> dict:
     r1 = r5 = mrr = 0.0
     for q, cands in data:
         as_of = date.fromisoformat(q["date"])
-        order, _ = searcher.fuse(cands, as_of, s)
+        order, _ = searcher.fuse(cands, as_of, s, question_window(q["question"], as_of))
         chosen, _, _ = searcher.diversify(order, 10, s.per_article)
         rank = first_relevant_rank([{"article_id": p.article_id, "text": p.text} for p in chosen], q["gold_ids"], q["answers"])
         if rank:

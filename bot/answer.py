@@ -67,6 +67,12 @@ def without_exclusions(question: str) -> str:
     return " ".join(_EXCLUDED.sub(" ", question).split()) or question
 
 
+def excluded_terms(question: str) -> frozenset[str]:
+    """Index terms of what a question sets aside ("besides the thaw" -> {"thaw"}): not the answer."""
+    phrases = " ".join(m.group(0).split(None, 1)[1] for m in _EXCLUDED.finditer(question))
+    return frozenset(LexicalIndex.tokenize([phrases])[0]) if phrases else frozenset()
+
+
 def type_match(qtype: str | None, sentence: str, question: str) -> float:
     """1.0 when the sentence holds the kind of thing the question asks for (a date, a number, a new name)."""
     if qtype == "when":
@@ -165,6 +171,7 @@ class ExtractiveAnswerer:
     def candidates(self, question: str, hits: Sequence[Hit], newest: date | None = None) -> list[Candidate]:
         s = self.settings
         q_terms = set(LexicalIndex.tokenize([without_exclusions(question)])[0])
+        avoid = excluded_terms(question)
         past = bool(_PAST_QUESTION.search(question)) and not _FUTURE.search(question)
         weights = self.lexical().idf(sorted(q_terms)) if self.lexical else dict.fromkeys(q_terms, 1.0)
         total = sum(weights.values()) or 1.0
@@ -184,7 +191,7 @@ class ExtractiveAnswerer:
                 overlap=sum(weights[w] for w in q_terms & t) / total,
                 context=sum(weights[w] for w in q_terms & near) / total,
                 type_match=type_match(qtype, text, question),
-                novel=1.0 if t - q_terms else 0.0,
+                novel=0.0 if t & avoid else (1.0 if t - q_terms else 0.0),
                 age=max(0, (newest - hit.article.date).days) if newest and hit.article.date else 0,
                 announced=1.0 if past and _FUTURE.search(text) else 0.0,
             ))

@@ -106,3 +106,47 @@ def explain_dates(sentence: str, article_date: date | None, before: str = "") ->
         pos = end
     out.append(sentence[pos:])
     return "".join(out)
+
+
+_Q_WEEKDAY = re.compile(rf"\b(?:on|last|this)\s+({'|'.join(WEEKDAYS)})\b", re.I)
+_Q_MONTH = re.compile(rf"\b(?:in|during|since|last|this|early|late|mid-?)\s+({'|'.join(MONTHS)})\b(?:\s+(\d{{4}}))?", re.I)
+_Q_YEAR = re.compile(r"\b(?:in|during|since|of)\s+((?:19|20)\d\d)\b", re.I)
+_Q_SPANS = [
+    (re.compile(r"\b(today|yesterday|tonight)\b", re.I), 3),
+    (re.compile(r"\b(this|past) week(end)?\b", re.I), 8),
+    (re.compile(r"\blast week(end)?\b", re.I), 15),
+    (re.compile(r"\b(this|past) month\b", re.I), 32),
+    (re.compile(r"\blast month\b", re.I), 62),
+]
+
+
+def question_window(question: str, as_of: date) -> tuple[date, date] | None:
+    """The publication dates a question's own time words point at, resolved against `as_of`.
+
+    "this week" → the 8 days up to as_of; "on Tuesday" → the last Tuesday and the day after;
+    "in March" / "last March" → that month (the latest one not after as_of) plus a week of
+    follow-up reporting; "in 2018" → that year plus a month; "this year" / "last year" likewise.
+    None when the question names no time.
+    """
+    for pattern, days in _Q_SPANS:
+        if pattern.search(question):
+            return as_of - timedelta(days=days), as_of
+    if m := _Q_WEEKDAY.search(question):
+        day = as_of - timedelta(days=(as_of.weekday() - WEEKDAYS.index(m.group(1).lower())) % 7)
+        return day, min(as_of, day + timedelta(days=2))
+    if m := _Q_MONTH.search(question):
+        month = MONTHS.index(m.group(1).lower()) + 1
+        year = int(m.group(2)) if m.group(2) else (as_of.year if month <= as_of.month else as_of.year - 1)
+        if m.group(0).lower().startswith("last") and not m.group(2) and year == as_of.year and month == as_of.month:
+            year -= 1
+        start = date(year, month, 1)
+        return start, min(as_of, start + relativedelta(months=1) + timedelta(days=7))
+    if re.search(r"\bthis year\b", question, re.I):
+        return date(as_of.year, 1, 1), as_of
+    if re.search(r"\blast year\b", question, re.I):
+        return date(as_of.year - 1, 1, 1), date(as_of.year - 1, 12, 31) + timedelta(days=30)
+    if m := _Q_YEAR.search(question):
+        year = int(m.group(1))
+        if year <= as_of.year:
+            return date(year, 1, 1), min(as_of, date(year, 12, 31) + timedelta(days=30))
+    return None

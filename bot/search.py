@@ -11,6 +11,8 @@ import numpy as np
 
 from ingest.embed import Embedder
 from ingest.index import Index, date_int
+from ingest.lexical import LexicalIndex
+from bot.dates import question_window
 from bot.types import Hit
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,8 @@ class SearchSettings:
     lexical_weight: float = 1.5
     per_article: int = 2
     recency_weight: float = 1.0  # fused score x (1 + w * exp(-age / recency_days)) for articles before as_of
-    recency_days: float = 30.0
+    recency_days: float = 14.0
+    window_weight: float = 0.5  # fused score x (1 + w) for articles published in the window the question names
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,18 @@ class Searcher:
         self.settings = settings
         self._dates: tuple[object, np.ndarray, dict[str, int]] | None = None
 
-    def search(self, query: str, *, k: int = 5, as_of: date | None = None, settings: SearchSettings | None = None) -> list[Hit]:
-        """The k best passages for `query` among articles published on or before `as_of`."""
+    def search(self, query: str, *, k: int = 5, as_of: date | None = None, settings: SearchSettings | None = None,
+               avoid: frozenset[str] = frozenset()) -> list[Hit]:
+        """The k best passages for `query` among articles published on or before `as_of`.
+
+        Passages with any of the index terms in `avoid` (what the question set aside) lose half their score.
+        """
         s = settings or self.settings
         vector = self.embedder.embed([query])[0]
         cands = self.candidates(query, vector, as_of, s.candidates)
-        order, fused = self.fuse(cands, as_of, s)
+        order, fused = self.fuse(cands, as_of, s, question_window(query, as_of) if as_of else None)
+        if avoid:
+            order, fused = self.set_aside(order, fused, avoid)
         chosen, articles, copies = self.diversify(order, k, s.per_article)
         dense_sim, lex_score = dict(cands.dense), dict(cands.lexical)
         missing = [p.id for p in chosen if p.id not in dense_sim]
@@ -72,14 +81,16 @@ class Searcher:
     def candidates(self, query: str, vector: np.ndarray, as_of: date | None, n: int) -> Candidates:
         return Candidates(self._dense(vector, as_of, n), self._lexical(query, as_of, n))
 
-    def fuse(self, c: Candidates, as_of: date | None, s: SearchSettings) -> tuple[list[str], dict[str, float]]:
-        """Reciprocal-rank fusion of both rankings, times a recency prior; best first."""
+    def fuse(self, c: Candidates, as_of: date | None, s: SearchSettings,
+             window: tuple[date, date] | None = None) -> tuple[list[str], dict[str, float]]:
+        """Reciprocal-rank fusion of both rankings, times a recency prior and the question's time window; best first."""
         fused: dict[str, float] = defaultdict(float)
         for rank, (pid, _) in enumerate(c.dense):
             fused[pid] += s.dense_weight / (s.rrf_k + rank + 1)
         for rank, (pid, _) in enumerate(c.lexical):
             fused[pid] += s.lexical_weight / (s.rrf_k + rank + 1)
-        if s.recency_weight and as_of is not None:
+        about_the_past = window is not None and as_of is not None and (as_of - window[1]).days > 30
+        if s.recency_weight and as_of is not None and not about_the_past:  # "in 2018": no pull towards today
             dates = self._date_lookup()
             now = as_of.toordinal()
             for pid in fused:
@@ -87,6 +98,18 @@ class Searcher:
                 if d:
                     age = max(0, now - _ordinal(d))
                     fused[pid] *= 1.0 + s.recency_weight * math.exp(-age / s.recency_days)
+        if window and s.window_weight and not about_the_past:  # a past month or year: no pull towards either
+            dates = self._date_lookup()
+            lo, hi = date_int(window[0]), date_int(window[1])
+            for pid in fused:
+                if lo <= dates.get(pid, 0) <= hi:
+                    fused[pid] *= 1.0 + s.window_weight
+        return sorted(fused, key=lambda p: -fused[p]), fused
+
+    def set_aside(self, order: list[str], fused: dict[str, float], avoid: frozenset[str]):
+        texts = self.index.passages(order[:100])
+        terms = dict(zip(texts, LexicalIndex.tokenize([p.text for p in texts.values()])))
+        fused = {pid: score * (0.5 if avoid & set(terms.get(pid, ())) else 1.0) for pid, score in fused.items()}
         return sorted(fused, key=lambda p: -fused[p]), fused
 
     def diversify(self, order: list[str], k: int, per_article: int):

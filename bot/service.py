@@ -13,7 +13,7 @@ from ingest.embed import Embedder, make_embedder
 from ingest.errors import NewsbotError
 from ingest.index import Index, open_chroma
 from ingest.types import Passage
-from bot.answer import Answerer, ExtractiveAnswerer, without_exclusions
+from bot.answer import Answerer, ExtractiveAnswerer, excluded_terms, without_exclusions
 from bot.search import Searcher, SearchSettings
 from bot.settings import Settings
 from bot.types import Answer
@@ -89,8 +89,8 @@ class NewsBot:
         t0 = time.perf_counter()
         k = k or self.top_k
         query = (self.condense(question, history, as_of) if history and self.condense else None) or standalone_query(question, history)
-        query = without_exclusions(query)
-        hits = self.searcher.search(query, k=max(k, self.retrieve_k), as_of=as_of)
+        hits = self.searcher.search(without_exclusions(query), k=max(k, self.retrieve_k), as_of=as_of,
+                                    avoid=excluded_terms(question))
         t1 = time.perf_counter()
         streaming = {"on_token": on_token} if on_token and getattr(self.answerer, "name", "") == "llm" else {}
         answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of), **streaming)

@@ -30,21 +30,22 @@ def test_ambassador_question_answers_september_2022_citing_the_seed(bot):
     assert c.quote in passage.text
 
 
-def test_seed_answers_rank_the_seed_passage_first(bot, seed_questions):
-    """The seed passage holding the answer is retrieved first for the answerable seed questions.
+def test_seed_answers_rank_the_seed_passage_first_and_are_answered(bot, seed_questions):
+    """For all 13 answerable seed questions the seed passage holding the answer comes first.
 
-    Known misses: seed-06 ("When did Ankara withdraw its ambassador?") — the stemmer does not relate
-    "withdraw" to "withdrew", so the passage about the ambassador's appointment wins; seed-13 ("What
-    has prompted discussions…?") — its words are spread evenly over two passages.
+    The extractive answer hits for 12; seed-13 ("What has prompted discussions between Israel and
+    Turkey besides the thaw?") gets the right passage, but its answer sentence says "between the two
+    sides" and loses on word overlap to "Full diplomatic ties between Israel and Turkey were restored".
     """
-    misses = []
+    first, answered = [], []
     for q in (q for q in seed_questions if q["answerable"]):
-        hits = bot.searcher.search(q["question"], k=5, as_of=date.fromisoformat(q["date"]))
-        top = hits[0].passage
-        assert top.article_id == "israel-turkey-security-ties", q["id"]
-        if not answer_hit(top.text, q["answers"]):
-            misses.append(q["id"])
-    assert set(misses) <= {"seed-06", "seed-13"}, misses
+        answer = bot.ask(q["question"], as_of=date.fromisoformat(q["date"]))
+        top = answer.retrieved[0].passage
+        first.append(top.article_id == "israel-turkey-security-ties" and answer_hit(top.text, q["answers"]))
+        if not answer.abstained and answer_hit(answer.text, q["answers"]):
+            answered.append(q["id"])
+    assert all(first), [q["id"] for q, ok in zip((q for q in seed_questions if q["answerable"]), first) if not ok]
+    assert len(answered) >= 12 and "seed-01" in answered, answered
 
 
 def test_as_of_excludes_later_articles(bot):

@@ -27,3 +27,20 @@ def test_explain_dates(sentence, before, expected):
 
 def test_unknown_article_date_changes_nothing():
     assert explain_dates("It rained yesterday.", None) == "It rained yesterday."
+
+
+@pytest.mark.parametrize("question, window", [
+    ("Who won the election this week?", ("2022-10-18", "2022-10-26")),
+    ("What did the minister say on Tuesday?", ("2022-10-25", "2022-10-26")),
+    ("What happened on Wednesday?", ("2022-10-26", "2022-10-26")),
+    ("Who visited Ankara in March?", ("2022-03-01", "2022-04-08")),
+    ("Who visited Ankara in November?", ("2021-11-01", "2021-12-08")),
+    ("Why did Ankara withdraw its ambassador in 2018?", ("2018-01-01", "2019-01-30")),
+    ("What was agreed last year?", ("2021-01-01", "2022-01-30")),
+    ("When was the ambassador appointed?", None),
+])
+def test_time_words_in_a_question_become_a_window_of_publication_dates(question, window):
+    from bot.dates import question_window
+
+    got = question_window(question, date(2022, 10, 26))  # a Wednesday
+    assert (tuple(d.isoformat() for d in got) if got else None) == window
