@@ -113,7 +113,7 @@ def open_index(settings: Settings, embedder: Embedder, name: str = "default", se
 
 def build_watcher(settings: Settings, bot: NewsBot):
     """The feed and folder watcher writing into `bot`'s index with `bot`'s model."""
-    from ingest.feeds import SourceStore, Watcher
+    from ingest.feeds import Watcher
 
     return Watcher(open_sources(settings), bot.index, bot.embedder, split=settings.core.split,
                    limits=settings.fetch_limits, politeness=settings.politeness)

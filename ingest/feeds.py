@@ -22,7 +22,7 @@ from ingest.embed import Embedder
 from ingest.errors import BadArticle, NewsbotError
 from ingest.fetch import FEED_TYPES, USER_AGENT, FetchError, FetchLimits, fetch, is_url
 from ingest.index import Index
-from ingest.loaders import Loaded, parse_html
+from ingest.loaders import Loaded, load_url, parse_html
 from ingest.pipeline import IngestReport, SplitSettings, ingest, load_sources
 from ingest.types import Article
 
@@ -269,8 +269,6 @@ class Watcher:
         article: Loaded
         if gate.allowed(link):
             gate.wait(link)
-            from ingest.loaders import load_url
-
             article = load_url(link, self.limits)
         else:
             article = BadArticle(link, "robots.txt does not allow fetching it")
