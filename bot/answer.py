@@ -23,8 +23,12 @@ class Answerer(Protocol):
 
     name: str
 
-    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None) -> Answer:
-        """Answer from `hits`; `newest` is the date of the newest article available as of `as_of`."""
+    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
+               on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer from `hits`; `newest` is the date of the newest article available as of `as_of`.
+
+        `on_token` receives the answer text as it is written (all at once when nothing streams).
+        """
         ...
 
 
@@ -135,7 +139,14 @@ class ExtractiveAnswerer:
         self.settings = settings
         self.preceding = preceding  # article text before a passage: the anchor of "the following month"
 
-    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None) -> Answer:
+    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
+               on_token: Callable[[str], None] | None = None) -> Answer:
+        answer = self._answer(question, hits, as_of, newest)
+        if on_token:
+            on_token(answer.text)
+        return answer
+
+    def _answer(self, question: str, hits: Sequence[Hit], as_of: date | None, newest: date | None) -> Answer:
         candidates = self.candidates(question, hits, newest)
         if not candidates:
             return abstain(question, as_of=as_of, confidence=0.0)

@@ -92,8 +92,7 @@ class NewsBot:
         hits = self.searcher.search(without_exclusions(query), k=max(k, self.retrieve_k), as_of=as_of,
                                     avoid=excluded_terms(question))
         t1 = time.perf_counter()
-        streaming = {"on_token": on_token} if on_token and getattr(self.answerer, "name", "") == "llm" else {}
-        answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of), **streaming)
+        answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of), on_token=on_token)
         t2 = time.perf_counter()
         return dataclasses.replace(answer, retrieved=tuple(hits), as_of=as_of,
                                    timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000})

@@ -121,7 +121,7 @@ class LLMAnswerer:
     def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
                on_token: Callable[[str], None] | None = None) -> Answer:
         if not hits:
-            return self.fallback.answer(question, hits, as_of=as_of, newest=newest)
+            return self.fallback.answer(question, hits, as_of=as_of, newest=newest, on_token=on_token)
         try:
             draft = self._with_retries(lambda: self.draft(question, hits, as_of or date.today(), on_token))
         except Exception as e:
