@@ -6,7 +6,6 @@ the next writer rolls back (deleting that article everywhere), so Chroma never k
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import logging
@@ -308,6 +307,8 @@ class Index:
 
     def touch(self, article_ids: Sequence[str]) -> None:
         """Record that these unchanged articles were just found at their source again."""
+        if not article_ids:
+            return
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
         for i in range(0, len(article_ids), 500):
@@ -408,7 +409,7 @@ class Index:
             if lex is None and self._lexical:
                 return self._lexical[1]
             if lex is None:
-                return self.rebuild_lexical(gen)
+                return self._build_lexical(gen)
             self._lexical = (gen, lex)
             return lex
         finally:
@@ -426,15 +427,18 @@ class Index:
             logger.warning("lexical index unreadable (%s); rebuilding", e)
         return None
 
-    def rebuild_lexical(self, gen: int | None = None) -> LexicalIndex:
-        with self._lexical_lock if gen is None else contextlib.nullcontext():  # lexical() holds it already
-            gen = self.generation if gen is None else gen
-            rows = self.db.execute("SELECT id, text FROM passages ORDER BY rowid").fetchall()
-            lex = LexicalIndex.build([r[0] for r in rows], [r[1] for r in rows])
-            folder = self.folder / "bm25"
-            lex.save(folder, {"generation": gen, "tokenizer": TOKENIZER})
-            self._lexical = (gen, lex)
-            return lex
+    def rebuild_lexical(self) -> LexicalIndex:
+        """Rebuild BM25 for the current generation (writers call this when they finish)."""
+        with self._lexical_lock:
+            return self._build_lexical(self.generation)
+
+    def _build_lexical(self, gen: int) -> LexicalIndex:
+        """Build, save and cache BM25 over the manifest's passages; the caller holds `_lexical_lock`."""
+        rows = self.db.execute("SELECT id, text FROM passages ORDER BY rowid").fetchall()
+        lex = LexicalIndex.build([r[0] for r in rows], [r[1] for r in rows])
+        lex.save(self.folder / "bm25", {"generation": gen, "tokenizer": TOKENIZER})
+        self._lexical = (gen, lex)
+        return lex
 
     def passage_dates(self, ids: Sequence[str]) -> np.ndarray:
         """date_int of each passage's article, aligned with `ids` (for lexical date filters)."""

@@ -77,8 +77,9 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     parts = split_text(md(answer.text), EMBED_DESCRIPTION)
     embeds = [discord.Embed(title=title if i == 0 else None, description=p, colour=colour) for i, p in enumerate(parts)]
     if answer.abstained:
-        embeds[0].description = f"*{md(shorten(answer.question, 300))}*\n\n" + embeds[0].description \
-            if len(embeds[0].description) + 310 <= EMBED_DESCRIPTION else embeds[0].description
+        asked = f"*{md(shorten(answer.question, 300))}*\n\n"
+        if len(asked) + len(embeds[0].description) <= EMBED_DESCRIPTION:
+            embeds[0].description = asked + embeds[0].description
         if matches := closest_matches(answer.retrieved):
             embeds[-1].add_field(name="Closest matches", value=matches, inline=False)
     else:

@@ -124,7 +124,7 @@ def _renumber(text: str, good: dict[int, tuple[Hit, str]]) -> tuple[str, dict[in
 
     text = _MARKERS.sub(sub, text)
     unmarked = [n for n in good if n not in order]
-    if unmarked and order == {} and text.strip():  # quotes given but no markers written: cite at the end
+    if unmarked and not order and text.strip():  # quotes given but no markers written: cite at the end
         for n in unmarked:
             order[n] = len(order) + 1
         text = text.rstrip() + " " + "".join(f"[{order[n]}]" for n in unmarked)
