@@ -45,11 +45,16 @@ _DATE_WORDS = re.compile(
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|trillion|half|percent|decades?|century|centuries)\b", re.I)
 # "besides the thaw", "other than Iran": what follows is what the answer is not about.
 _EXCLUDED = re.compile(r"\b(?:besides|apart from|aside from|other than|except(?: for)?)\s+(?:the\s+|a\s+|an\s+)?[\w'’-]+", re.I)
+# "What else ... besides X?" is answered by the sentence that adds something: "also", "too", "as well".
+_ADDITION = re.compile(r"\b(also|too|as well|in addition|additionally|another)\b", re.I)
 # Evidence that only announces ("will be held", "is expected to") cannot answer what already happened.
 _FUTURE = re.compile(r"\b(will|shall|is (?:expected|set|scheduled|due|going) to|are (?:expected|set|scheduled|due|going) to|upcoming)\b", re.I)
 _PAST_QUESTION = re.compile(r"\b(did|was|were|won|lost|happened|ended|beat|defeated|died|killed|announced)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*")
 _STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on", "at", "but", "and", "mr", "mrs", "ms", "dr"}
+# Wire datelines that open a story's first sentence: "(CNN) ", "NEW YORK (AP) — ", "New York CNN — ".
+_DATELINE = re.compile(r"\(CNN\)\s*|[A-Z][A-Z .,'’-]{2,}(?:\s*\([A-Za-z ]+\))?\s*[—–-]+\s*|[A-Z][\w .]+ CNN\s*[—–-]+\s*")
+SIMILARITY_CHARS = 300  # a sentence's head compared with the question: long sentences cost time, not accuracy
 
 
 def question_type(question: str) -> str | None:
@@ -99,7 +104,7 @@ class Candidate:
     overlap: float  # idf-weighted share of the question's terms found in the sentence
     context: float  # the same share over the sentence and its neighbours
     type_match: float
-    novel: float  # 1 when the sentence says something beyond the question's own words
+    novel: float  # 1 when the sentence says something beyond the question's own words (see novelty())
     age: int = 0  # days between the sentence's article and the newest article available
     announced: float = 0.0  # 1 when the sentence announces the future and the question asks about the past
 
@@ -119,7 +124,7 @@ class ExtractiveSettings:
     rank: float = 0.1
     min_confidence: float = 0.38
     max_sentences_per_hit: int = 16
-    embed_top: int = 8  # sentences (by the cheap features) compared with the question by embedding
+    embed_top: int = 6  # sentences (by the cheap features) compared with the question by embedding
     staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
     staleness_days: float = 90.0  # ... reaching the full weight at this age
     announced_weight: float = 0.1  # confidence lost by future-tense evidence for a past-tense question
@@ -189,7 +194,10 @@ class ExtractiveAnswerer:
         qtype = question_type(question)
         spans: list[tuple[Hit, int, int]] = []
         for hit in hits:
-            spans += [(hit, a, b) for a, b in list(sentence_spans(hit.passage.text))[: s.max_sentences_per_hit]]
+            found = list(sentence_spans(hit.passage.text))[: s.max_sentences_per_hit]
+            if found and hit.passage.n == 0:  # a story's first sentence may open with a dateline
+                found[0] = (without_dateline(hit.passage.text, *found[0]), found[0][1])
+            spans += [(hit, a, b) for a, b in found]
         if not spans:
             return []
         texts = [h.passage.text[a:b] for h, a, b in spans]
@@ -202,7 +210,7 @@ class ExtractiveAnswerer:
                 overlap=sum(weights[w] for w in q_terms & t) / total,
                 context=sum(weights[w] for w in q_terms & near) / total,
                 type_match=type_match(qtype, text, question),
-                novel=0.0 if t & avoid else (1.0 if t - q_terms else 0.0),
+                novel=novelty(t, q_terms, avoid, text),
                 age=max(0, (newest - hit.article.date).days) if newest and hit.article.date else 0,
                 announced=1.0 if past and _FUTURE.search(text) else 0.0,
             ))
@@ -210,8 +218,24 @@ class ExtractiveAnswerer:
         # features pick the few worth comparing with the question.
         out.sort(key=self.score, reverse=True)
         out = out[: s.embed_top]
-        vecs = self.embedder.embed([question, *(c.text for c in out)])
+        vecs = self.embedder.embed([question, *(c.text[:SIMILARITY_CHARS] for c in out)])
         return [dataclasses.replace(c, semantic=float(sim)) for c, sim in zip(out, vecs[1:] @ vecs[0])]
+
+
+def novelty(terms: set[str], q_terms: set[str], avoid: frozenset[str], text: str) -> float:
+    """1 when a sentence says something beyond the question's words; 0 when it is about what the
+    question set aside; 0.5 for a sentence that adds nothing marked as more ("also") to a "besides X" question."""
+    if terms & avoid:
+        return 0.0
+    if not terms - q_terms:
+        return 0.0
+    return 0.5 if avoid and not _ADDITION.search(text) else 1.0
+
+
+def without_dateline(text: str, start: int, end: int) -> int:
+    """Where the sentence text[start:end] begins once a wire dateline ("NEW YORK (AP) — ") is skipped."""
+    m = _DATELINE.match(text, start, end)
+    return m.end() if m and m.end() < end else start
 
 
 def citation_of(n: int, hit: Hit, quote: str) -> Citation:

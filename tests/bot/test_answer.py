@@ -63,3 +63,29 @@ def test_stale_evidence_lowers_confidence():
     text = "Mr Gantz will meet Turkish Defence Minister Hulusi Akar in Ankara."
     fresh = answerer.candidates("Who will Gantz meet?", [hit(text)])[0]
     assert answerer.confidence(fresh, newest=date(2022, 10, 26)) > answerer.confidence(fresh, newest=date(2023, 6, 1))
+
+
+@pytest.mark.parametrize("opening, rest", [
+    ("(CNN) ", "The Biden administration declared monkeypox a public health emergency."),
+    ("NEW YORK (AP) — ", "Frances Tiafoe became the first American man to reach the semifinals since 2006."),
+    ("WASHINGTON – ", "House Speaker Nancy Pelosi landed in Taiwan on Tuesday."),
+])
+def test_a_wire_dateline_is_left_out_of_the_answer_and_its_quote(opening, rest):
+    answerer = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0))
+    a = answerer.answer(rest.rstrip("."), [hit(opening + rest, article_date=None)])
+    assert a.text == f"{rest} [1]" and a.citations[0].quote == rest
+
+
+def test_a_dateline_lookalike_inside_an_article_is_kept():
+    text = "It was a long meeting. NATO - the alliance - met in Madrid on Tuesday."
+    answerer = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0))
+    assert answerer.answer("Where did NATO meet", [hit(text, article_date=None)]).text.startswith("NATO - the alliance")
+
+
+def test_besides_questions_prefer_the_sentence_that_adds_something():
+    """"What else besides X?" wants the sentence marked as more ("also"), not another one about the same story."""
+    text = ("Discussions between Israel and Turkey restored full diplomatic ties in August. "
+            "The official said frustration with Iran has also prompted talks between the two sides.")
+    answerer = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0))
+    a = answerer.answer("What has prompted discussions between Israel and Turkey besides the thaw?", [hit(text)])
+    assert "Iran" in a.text
