@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.dates import question_window  # noqa: E402
 from bot.evaluation.metrics import first_relevant_rank  # noqa: E402
 from bot.evaluation.run import EvalSet, open_eval_index  # noqa: E402
-from bot.search import Candidates, Searcher, SearchSettings  # noqa: E402
+from bot.search import Candidates, Searcher, SearchSettings, merge  # noqa: E402
 from bot.service import build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
@@ -46,7 +46,6 @@ VARIANTS = {
 
 VARIANTS = {name: dataclasses.replace(s, window_weight=0.0) for name, s in VARIANTS.items()}  # as measured before windows
 VARIANTS.update({
-    "default": SearchSettings(),
     "window 0.5": SearchSettings(window_weight=0.5),
     "window 2": SearchSettings(window_weight=2.0),
     "window 1 rec 0.5/30d": SearchSettings(window_weight=1.0, recency_weight=0.5),
@@ -60,6 +59,13 @@ VARIANTS.update({
     "window 0.5 rec 1/14d per_article=3": SearchSettings(window_weight=0.5, recency_days=14, per_article=3),
     "window 0.5 rec 1/14d lex 2": SearchSettings(window_weight=0.5, recency_days=14, lexical_weight=2.0),
 })
+VARIANTS = {name: dataclasses.replace(s, merge_within=0) for name, s in VARIANTS.items()}  # as measured before merging
+VARIANTS.update({
+    "default": SearchSettings(),
+    "merge neighbours in top 10": SearchSettings(merge_within=10),
+    "merge neighbours in top 30": SearchSettings(merge_within=30),
+    "merge neighbours in top 50": SearchSettings(merge_within=50),
+})
 
 
 def evaluate(searcher: Searcher, data: list[tuple[dict, Candidates]], s: SearchSettings) -> dict:
@@ -67,8 +73,9 @@ def evaluate(searcher: Searcher, data: list[tuple[dict, Candidates]], s: SearchS
     for q, cands in data:
         as_of = date.fromisoformat(q["date"])
         order, _ = searcher.fuse(cands, as_of, s, question_window(q["question"], as_of))
-        chosen, _, _ = searcher.diversify(order, 10, s.per_article)
-        rank = first_relevant_rank([{"article_id": p.article_id, "text": p.text} for p in chosen], q["gold_ids"], q["answers"])
+        chosen, _, _ = searcher.diversify(order, 40 if s.merge_within else 10, s.per_article)
+        groups = searcher.merge_neighbours(chosen, order[: s.merge_within], 10)
+        rank = first_relevant_rank([{"article_id": g[0].article_id, "text": merge(g).text} for g in groups], q["gold_ids"], q["answers"])
         if rank:
             r1 += rank == 1
             r5 += rank <= 5

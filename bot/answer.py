@@ -123,8 +123,8 @@ class ExtractiveSettings:
     type_match: float = 0.3
     rank: float = 0.1
     min_confidence: float = 0.38
-    max_sentences_per_hit: int = 16
-    embed_top: int = 6  # sentences (by the cheap features) compared with the question by embedding
+    max_sentences_per_hit: int = 48  # a hit may join three passages
+    embed_top: int = 5  # sentences (by the cheap features) compared with the question by embedding
     staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
     staleness_days: float = 90.0  # ... reaching the full weight at this age
     announced_weight: float = 0.1  # confidence lost by future-tense evidence for a past-tense question
@@ -163,7 +163,7 @@ class ExtractiveAnswerer:
         if self.preceding:
             before = self.preceding(best.hit.passage) + " " + before
         shown = explain_dates(best.text, best.hit.article.date, before)
-        citation = citation_of(1, best.hit, best.text)
+        citation = citation_of(1, best.hit, best.text, best.start)
         return Answer(question=question, text=f"{shown} [1]", citations=(citation,), abstained=False, as_of=as_of, confidence=confidence)
 
     def score(self, c: Candidate) -> float:
@@ -238,11 +238,13 @@ def without_dateline(text: str, start: int, end: int) -> int:
     return m.end() if m and m.end() < end else start
 
 
-def citation_of(n: int, hit: Hit, quote: str) -> Citation:
+def citation_of(n: int, hit: Hit, quote: str, at: int) -> Citation:
+    """Citation [n] of `quote`, which starts at offset `at` of the hit's text (cited by its stored passage)."""
     a = hit.article
     also = tuple(" ".join(x for x in (c.source, c.url or c.id) if x) for c in hit.copies)
     seen = date.fromtimestamp(a.seen_at) if a.seen_at else None
-    return Citation(n=n, article_id=a.id, passage_id=hit.passage.id, title=a.title, url=a.url, date=a.date,
+    stored = hit.stored_passage(at, at + len(quote)) or hit.passage
+    return Citation(n=n, article_id=a.id, passage_id=stored.id, title=a.title, url=a.url, date=a.date,
                     source=a.source, quote=quote, seen=seen, also=also)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ingest.embed import Embedder
 from ingest.index import Index, date_int
 from ingest.lexical import LexicalIndex
+from ingest.types import Passage
 from bot.dates import question_window
 from bot.types import Hit
 
@@ -32,6 +33,7 @@ class SearchSettings:
     recency_weight: float = 1.0  # fused score x (1 + w * exp(-age / recency_days)) for articles before as_of
     recency_days: float = 14.0
     window_weight: float = 0.5  # fused score x (1 + w) for articles published in the window the question names
+    merge_within: int = 20  # a hit's neighbouring passage that ranks this high joins it (0: never)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,18 @@ class Candidates:
 
     dense: list[tuple[str, float]]
     lexical: list[tuple[str, float]]
+
+
+def merge(parts: list[Passage]) -> Passage:
+    """One passage spanning consecutive passages of an article; the whitespace between them becomes
+    newlines, so offsets stay offsets into the article and no sentence runs across two parts."""
+    parts = sorted(parts, key=lambda p: p.n)
+    first = parts[0]
+    text, end = first.text, first.end
+    for nxt in parts[1:]:  # passages may overlap (SplitSettings.overlap): add only what is new
+        text += "\n" * (nxt.start - end) + nxt.text[max(0, end - nxt.start):]
+        end = max(end, nxt.end)
+    return Passage(first.id, first.article_id, first.n, text, first.start, end)
 
 
 def _ordinal(d: int) -> int:
@@ -67,16 +81,20 @@ class Searcher:
         order, fused = self.fuse(cands, as_of, s, question_window(query, as_of) if as_of else None)
         if avoid:
             order, fused = self.set_aside(order, fused, avoid)
-        chosen, articles, copies = self.diversify(order, k, s.per_article)
+        chosen, articles, copies = self.diversify(order, 4 * k if s.merge_within else k, s.per_article)
+        groups = self.merge_neighbours(chosen, order[: s.merge_within], k)
         dense_sim, lex_score = dict(cands.dense), dict(cands.lexical)
-        missing = [p.id for p in chosen if p.id not in dense_sim]
+        missing = [parts[0].id for parts in groups if parts[0].id not in dense_sim]
         if missing:
             dense_sim.update(self._similarities(vector, missing))
-        return [
-            Hit(p, articles[p.article_id], fused[p.id], rank + 1, dense_sim.get(p.id, 0.0), lex_score.get(p.id, 0.0),
-                copies=tuple(copies.get(p.id, ())))
-            for rank, p in enumerate(chosen)
-        ]
+        hits = []
+        for rank, parts in enumerate(groups):
+            p = parts[0]  # the passage that ranked; its neighbours only came along
+            joined = merge(parts) if len(parts) > 1 else p
+            hits.append(Hit(joined, articles[p.article_id], fused[p.id], rank + 1, dense_sim.get(p.id, 0.0),
+                            lex_score.get(p.id, 0.0), copies=tuple(copies.get(p.id, ())),
+                            parts=tuple(sorted(parts, key=lambda x: x.n)) if len(parts) > 1 else ()))
+        return hits
 
     def candidates(self, query: str, vector: np.ndarray, as_of: date | None, n: int) -> Candidates:
         return Candidates(self._dense(vector, as_of, n), self._lexical(query, as_of, n))
@@ -141,6 +159,30 @@ class Searcher:
             shown[(story, p.n)] = pid
             chosen.append(p)
         return chosen, articles, copies
+
+    def merge_neighbours(self, chosen: list[Passage], near: list[str], k: int) -> list[list[Passage]]:
+        """The first k hits of `chosen`, each with the passages just before and after it in its article
+        when those rank among `near` too: a story told across two passages comes back whole, and
+        the slot its second half would have taken goes to another story."""
+        near_ids = set(near)
+        wanted = {Passage.make_id(p.article_id, p.n + d) for p in chosen[:k] for d in (-1, 1)} & near_ids
+        found = {p.id: p for p in chosen} | self.index.passages(sorted(wanted - {p.id for p in chosen}))
+        used: set[str] = set()
+        groups = []
+        for p in chosen:
+            if p.id in used:
+                continue
+            used.add(p.id)
+            group = [p]
+            for d in (-1, 1):
+                nid = Passage.make_id(p.article_id, p.n + d)
+                if nid in near_ids and nid not in used and nid in found:
+                    used.add(nid)
+                    group.append(found[nid])
+            groups.append(group)
+            if len(groups) == k:
+                break
+        return groups
 
     def _dense(self, vector: np.ndarray, as_of: date | None, n: int) -> list[tuple[str, float]]:
         """Nearest passages published on or before `as_of`.

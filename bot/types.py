@@ -19,6 +19,14 @@ class Hit:
     dense: float = 0.0  # cosine similarity of query and passage
     lexical: float = 0.0  # BM25 score
     copies: tuple[StoredArticle, ...] = ()  # the same text published elsewhere (syndication)
+    parts: tuple[Passage, ...] = ()  # the stored passages `passage` joins, when neighbours were merged
+
+    def stored_passage(self, start: int, end: int) -> Passage | None:
+        """The stored passage that holds characters start:end of this hit's text (None: they run across two)."""
+        if not self.parts:
+            return self.passage
+        base = self.passage.start
+        return next((p for p in self.parts if p.start - base <= start and end <= p.end - base), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,7 @@ def quote_in_context(c: Citation, passage_text: str | None) -> str:
 def quotes_message(answer: Answer) -> str:
     if not answer.citations:
         return "This answer has no quotes: the articles did not answer the question."
-    texts = {h.passage.id: h.passage.text for h in answer.retrieved}
+    texts = {p.id: p.text for h in answer.retrieved for p in (h.parts or (h.passage,))}
     return "\n\n".join(quote_in_context(c, texts.get(c.passage_id)) for c in answer.citations)
 
 

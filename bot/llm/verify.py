@@ -86,7 +86,7 @@ _TIME_WORDS = frozenset(LexicalIndex.tokenize([" ".join(MONTHS + WEEKDAYS)])[0])
 
 def verify(draft: Draft, hits: Sequence[Hit], question: str) -> Verified:
     dropped: list[str] = []
-    good: dict[int, tuple[Hit, str]] = {}  # the model's marker -> (hit, verbatim quote)
+    good: dict[int, tuple[Hit, str, int]] = {}  # the model's marker -> (hit, verbatim quote, its offset)
     for c in draft.citations:
         if not 1 <= c.passage <= len(hits):
             dropped.append(f"[{c.marker}] cites passage {c.passage}, but there are {len(hits)}")
@@ -97,20 +97,22 @@ def verify(draft: Draft, hits: Sequence[Hit], question: str) -> Verified:
             dropped.append(f"[{c.marker}] quote not found in passage {c.passage}: {c.quote[:80]!r}")
             continue
         quote = hit.passage.text[span[0]:span[1]]
-        if len(quote.split()) < MIN_QUOTE_WORDS:
+        if hit.stored_passage(*span) is None:
+            dropped.append(f"[{c.marker}] quote runs across two passages of the article: {quote[:80]!r}")
+        elif len(quote.split()) < MIN_QUOTE_WORDS:
             dropped.append(f"[{c.marker}] quote too short to check: {quote!r}")
         elif INSTRUCTION.search(quote):
             dropped.append(f"[{c.marker}] quote is an instruction planted in an article, not news: {quote[:80]!r}")
         elif c.marker not in good:
-            good[c.marker] = (hit, quote)
+            good[c.marker] = (hit, quote, span[0])
     text, order = _renumber(draft.text, good)
     kept = {new: good[old] for old, new in order.items()}
-    text = _supported(text, [q for _, q in kept.values()], question, dropped)
-    citations = [citation_of(n, hit, quote) for n, (hit, quote) in sorted(kept.items()) if f"[{n}]" in text]
+    text = _supported(text, [q for _, q, _ in kept.values()], question, dropped)
+    citations = [citation_of(n, hit, quote, at) for n, (hit, quote, at) in sorted(kept.items()) if f"[{n}]" in text]
     return Verified(" ".join(text.split()), citations, dropped)
 
 
-def _renumber(text: str, good: dict[int, tuple[Hit, str]]) -> tuple[str, dict[int, int]]:
+def _renumber(text: str, good: dict[int, tuple[Hit, str, int]]) -> tuple[str, dict[int, int]]:
     """Drop markers of unverified citations; verified ones become [1], [2], … in order of appearance."""
     order: dict[int, int] = {}
 
