@@ -33,7 +33,7 @@ class SearchSettings:
     recency_weight: float = 1.0  # fused score x (1 + w * exp(-age / recency_days)) for articles before as_of
     recency_days: float = 14.0
     window_weight: float = 0.5  # fused score x (1 + w) for articles published in the window the question names
-    merge_within: int = 20  # a hit's neighbouring passage that ranks this high joins it (0: never)
+    merge_within: int = 30  # a hit's neighbouring passage that ranks this high joins it (0: never)
 
 
 @dataclass(frozen=True)
