@@ -10,12 +10,12 @@ from tests.conftest import SMOKE
 
 pytestmark = pytest.mark.slow
 
-# Regression gate on quality (never on time): measured on smoke (recall@5 0.977, MRR 0.911,
-# answer_hit 0.628, cite_gold 0.930, null abstained 5/7, false abstention 1/43), minus a small margin.
+# Regression gate on quality (never on time): measured on smoke (recall@5 0.977, MRR 0.938,
+# answer_hit 0.721, cite_gold 0.930, null abstained 5/7, false abstention 1/43), minus a small margin.
 FLOORS = {
     ("retrieval", "recall@5"): 0.93,
-    ("retrieval", "mrr@10"): 0.86,
-    ("answers", "answer_hit"): 0.58,
+    ("retrieval", "mrr@10"): 0.89,
+    ("answers", "answer_hit"): 0.67,
     ("answers", "cite_gold"): 0.88,
     ("abstention", "null_abstained"): 0.57,
 }
