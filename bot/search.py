@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -44,7 +45,7 @@ class Candidates:
     lexical: list[tuple[str, float]]
 
 
-def merge(parts: list[Passage]) -> Passage:
+def merge(parts: Sequence[Passage]) -> Passage:
     """One passage spanning consecutive passages of an article; the whitespace between them becomes
     newlines, so offsets stay offsets into the article and no sentence runs across two parts."""
     parts = sorted(parts, key=lambda p: p.n)
@@ -90,10 +91,10 @@ class Searcher:
         hits = []
         for rank, parts in enumerate(groups):
             p = parts[0]  # the passage that ranked; its neighbours only came along
-            joined = merge(parts) if len(parts) > 1 else p
-            hits.append(Hit(joined, articles[p.article_id], fused[p.id], rank + 1, dense_sim.get(p.id, 0.0),
-                            lex_score.get(p.id, 0.0), copies=tuple(copies.get(p.id, ())),
-                            parts=tuple(sorted(parts, key=lambda x: x.n)) if len(parts) > 1 else ()))
+            ordered = tuple(sorted(parts, key=lambda x: x.n)) if len(parts) > 1 else ()
+            hits.append(Hit(merge(ordered) if ordered else p, articles[p.article_id], fused[p.id], rank + 1,
+                            dense_sim.get(p.id, 0.0), lex_score.get(p.id, 0.0), copies=tuple(copies.get(p.id, ())),
+                            parts=ordered))
         return hits
 
     def candidates(self, query: str, vector: np.ndarray, as_of: date | None, n: int) -> Candidates:
