@@ -81,7 +81,8 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "citations": [c.as_dict() for c in self.citations],
-            "retrieved": [{"passage_id": h.passage.id, "article_id": h.article.id, "score": round(h.score, 5)} for h in self.retrieved],
+            "retrieved": [{"passage_id": h.passage.id, "article_id": h.article.id, "score": round(h.score, 5),
+                           **({"merged": [p.id for p in h.parts]} if h.parts else {})} for h in self.retrieved],
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
             "latency_ms": self.latency_ms,
         }

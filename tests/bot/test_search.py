@@ -49,7 +49,9 @@ def test_a_hit_joins_its_neighbour_and_cites_the_passage_that_holds_the_quote(sm
         answer = bot.ask(question, as_of=date(2022, 10, 26))
         shown = [p.id for h in answer.retrieved for p in (h.parts or (h.passage,))]
         assert len(shown) == len(set(shown))
-        for h in answer.retrieved:
+        shown_json = answer.as_dict()["retrieved"]
+        for h, row in zip(answer.retrieved, shown_json):
+            assert row.get("merged", []) == [p.id for p in h.parts]  # `ask --json` names every stored part
             if h.parts:
                 merged += 1
                 assert [p.n for p in h.parts] == list(range(h.parts[0].n, h.parts[0].n + len(h.parts)))
