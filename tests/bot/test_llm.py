@@ -226,3 +226,24 @@ def test_parse_text_reply_handles_abstention_and_missing_sources():
     assert parse_text_reply("ANSWER: NOT IN THE ARTICLES").answerable is False
     d = parse_text_reply('ANSWER: Yes [1].\nSOURCES:\n[1] passage 2: "a quote here"')
     assert d.citations == (DraftCitation(1, 2, "a quote here"),)
+
+
+def test_a_quote_across_two_merged_passages_is_dropped_and_one_inside_a_part_cites_that_part():
+    """A merged hit joins stored passages; a citation must name one of them, so a quote that runs
+    from one into the next cannot be checked against any stored passage and is dropped."""
+    from bot.search import merge
+    from bot.types import Hit
+    from ingest.index import StoredArticle
+    from ingest.types import Passage
+
+    text = "Full diplomatic ties were restored in August. Israel's ambassador to Ankara was appointed the following month."
+    cut = text.index("Israel")
+    parts = (Passage("a#0", "a", 0, text[:cut - 1], 0, cut - 1), Passage("a#1", "a", 1, text[cut:], cut, len(text)))
+    article = StoredArticle("a", "h", "T", None, date(2022, 10, 26), None, 2)
+    hit = Hit(merge(parts), article, 1.0, 1, parts=parts)
+    draft = Draft(True, "Ties were restored in August [1] and the ambassador appointed the following month [2].",
+                  (DraftCitation(1, 1, "restored in August. Israel's ambassador"),
+                   DraftCitation(2, 1, "Israel's ambassador to Ankara was appointed the following month")))
+    v = verify(draft, [hit], "When was the ambassador appointed?")
+    assert [c.passage_id for c in v.citations] == ["a#1"]
+    assert any("across two passages" in d for d in v.dropped)
