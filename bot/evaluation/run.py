@@ -66,10 +66,11 @@ ANSWERERS = ("extractive", "llm")
 
 
 def open_eval_index(settings: Settings, eval_set: EvalSet, embedder):
-    """The index of this set for this model and splitting (created empty if new)."""
+    """The index of this set for this model, precision and splitting (created empty if new)."""
     from bot.service import open_index
 
-    return open_index(settings, embedder, index_name(eval_set, embedder.name, settings.core.split.key))
+    precision = getattr(embedder, "precision", "")
+    return open_index(settings, embedder, index_name(eval_set, embedder.name, precision, settings.core.split.key))
 
 
 def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progress: bool, embedder=None):
