@@ -166,7 +166,7 @@ class Searcher:
         when those rank among `near` too: a story told across two passages comes back whole, and
         the slot its second half would have taken goes to another story."""
         near_ids = set(near)
-        wanted = {Passage.make_id(p.article_id, p.n + d) for p in chosen[:k] for d in (-1, 1)} & near_ids
+        wanted = {Passage.make_id(p.article_id, p.n + d) for p in chosen for d in (-1, 1)} & near_ids
         found = {p.id: p for p in chosen} | self.index.passages(sorted(wanted - {p.id for p in chosen}))
         used: set[str] = set()
         groups = []
