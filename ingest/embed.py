@@ -30,7 +30,7 @@ def _keep_freed_memory() -> None:
     page-faults its memory in anew: 2.9 M faults and a tenth of the CPU time of a smoke ingest went
     to the kernel. Served from the heap (mmap threshold 32 MB, the most glibc allows; heap trimmed
     only above 512 MB free, and by `_release_freed_memory` after large batches) the faults fall
-    to 0.45 M and the ingest runs ~8 % faster at the same peak RSS.
+    to ~0.47 M and the ingest runs ~8 % faster at the same peak RSS.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
