@@ -57,6 +57,10 @@ class StoredArticle:
     n_passages: int
     seen_at: float | None = None  # when an ingest or a feed poll last found the article at its source
 
+    @property
+    def content_hash(self) -> str:  # as Article names it
+        return self.hash
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> StoredArticle:
         return cls(row["id"], row["hash"], row["title"], row["url"],
@@ -158,16 +162,19 @@ class Index:
         if "seen_at" not in {r[1] for r in self.db.execute("PRAGMA table_info(articles)")}:  # indexes made before it
             self.db.execute("ALTER TABLE articles ADD COLUMN seen_at REAL")
         self._check_meta(model, dim, settings_key)
-        self.collection = client.get_or_create_collection(
-            f"newsbot-{name}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-            metadata={"model": model, "dim": dim},
-        )
+        self.collection = self._open_collection()
         got = (self.collection.metadata or {}).get("model")
         if got and got != model:
             raise IndexMismatch(f"the Chroma collection newsbot-{name} was built with model {got!r}, not {model!r}")
         self.max_batch = client.get_max_batch_size() if hasattr(client, "get_max_batch_size") else 5000
         self._lexical: tuple[int, LexicalIndex] | None = None
         self._lexical_lock = threading.Lock()  # one rebuild at a time; concurrent askers wait for it
+
+    def _open_collection(self):
+        return self.client.get_or_create_collection(
+            f"newsbot-{self.name}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+            metadata={"model": self.model, "dim": self.dim},
+        )
 
     # --- manifest -------------------------------------------------------------------------------
 
@@ -240,6 +247,52 @@ class Index:
 
     # --- writing --------------------------------------------------------------------------------
 
+    def vectors_readable(self) -> bool:
+        """False when Chroma cannot load this collection's vector index.
+
+        A process killed while Chroma flushes its HNSW files leaves them truncated, and later queries
+        or writes fail (chroma-core/chroma#7238); the manifest in SQLite is intact. Some damage shows
+        only on the next write: `recover()` then raises a chromadb error.
+        """
+        if not self.count_articles():
+            return True
+        probe = np.zeros(self.dim, dtype=np.float32)
+        probe[0] = 1.0
+        try:
+            self.collection.query(query_embeddings=[probe], n_results=1, include=[])
+        except Exception as e:  # chromadb raises InternalError; older versions other types
+            logger.warning("the Chroma vector index in %s is unreadable (%s)", self.folder, e)
+            return False
+        return True
+
+    def drop_vectors(self) -> list[tuple[StoredArticle, list[Passage]]]:
+        """Recreate an empty Chroma collection; roll back unfinished writes in the manifest; return
+        what the manifest holds, for the caller to embed again and `upsert_vectors`."""
+        if self.shared:
+            raise NewsbotError(f"the shared Chroma collection {self.collection.name} is unreadable; "
+                               "rebuild it on the server (newsbot ingest --data-dir on a fresh folder)")
+        self.client.delete_collection(self.collection.name)
+        self.collection = self._open_collection()
+        pending = [r[0] for r in self.db.execute("SELECT article_id FROM pending")]
+        self._drop(pending)
+        articles = self.articles(self.manifest())
+        by_article: dict[str, list[Passage]] = {a: [] for a in articles}
+        for p in self.passages(r[0] for r in self.db.execute("SELECT id FROM passages ORDER BY rowid")).values():
+            by_article[p.article_id].append(p)
+        return [(articles[a], sorted(ps, key=lambda p: p.n)) for a, ps in by_article.items()]
+
+    def upsert_vectors(self, items: Sequence[tuple[Article | StoredArticle, list[Passage]]], embeddings: np.ndarray) -> None:
+        """Passages with their embeddings (one row each, in order) into Chroma; the manifest is the caller's."""
+        ids, docs, metas = [], [], []
+        for article, passages in items:
+            for p in passages:
+                ids.append(p.id)
+                docs.append(p.text)
+                metas.append(self._metadata(article, p))
+        for i in range(0, len(ids), self.max_batch):
+            j = i + self.max_batch
+            self.collection.upsert(ids=ids[i:j], embeddings=embeddings[i:j], documents=docs[i:j], metadatas=metas[i:j])
+
     def recover(self) -> list[str]:
         """Roll back writes that an earlier process began and never committed; returns the article ids."""
         pending = [r[0] for r in self.db.execute("SELECT article_id FROM pending")]
@@ -275,15 +328,7 @@ class Index:
         stale = [Passage.make_id(a.id, n) for a, ps in items if a.id in old for n in range(len(ps), old[a.id])]
         if stale:
             self.collection.delete(ids=stale)
-        ids, docs, metas = [], [], []
-        for article, passages in items:
-            for p in passages:
-                ids.append(p.id)
-                docs.append(p.text)
-                metas.append(self._metadata(article, p))
-        for i in range(0, len(ids), self.max_batch):
-            j = i + self.max_batch
-            self.collection.upsert(ids=ids[i:j], embeddings=embeddings[i:j], documents=docs[i:j], metadatas=metas[i:j])
+        self.upsert_vectors(items, embeddings)
 
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")

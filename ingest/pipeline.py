@@ -40,6 +40,7 @@ class IngestReport:
     unchanged: int = 0
     pruned: int = 0
     recovered: int = 0
+    repaired: int = 0  # passages embedded again because Chroma's vector index was unreadable
     passages: int = 0
     chars: int = 0
     seconds: float = 0.0
@@ -80,6 +81,28 @@ def embedding_text(article: Article, passage: Passage, context: bool) -> str:
     return f"{head}\n{passage.text}" if head else passage.text
 
 
+def embed_again(index: Index, embedder: Embedder, split: SplitSettings, batch_passages: int = 1024,
+                progress: bool = True) -> int:
+    """Rebuild an unreadable Chroma collection from the manifest's passages; returns how many."""
+    from tqdm import tqdm
+
+    items = index.drop_vectors()
+    logger.warning("re-embedding the %d articles of the index into a fresh Chroma collection", len(items))
+    total = sum(len(ps) for _, ps in items)
+    with tqdm(desc="repair", unit=" passages", total=total, disable=not progress, dynamic_ncols=True) as bar:
+        start = 0
+        while start < len(items):
+            end, n = start, 0
+            while end < len(items) and n < batch_passages:
+                n += len(items[end][1])
+                end += 1
+            batch = items[start:end]
+            index.upsert_vectors(batch, embedder.embed([embedding_text(a, p, split.context) for a, ps in batch for p in ps]))
+            bar.update(n)
+            start = end
+    return total
+
+
 def load_sources(sources: Iterable[Path | str], limits: FetchLimits = FetchLimits()) -> Iterator[Loaded]:
     """Articles from files, folders (recursive) and http(s) URLs, in the order given."""
     for source in sources:
@@ -108,7 +131,15 @@ def ingest(
 
     t0 = time.perf_counter()
     report = IngestReport()
-    report.recovered = len(index.recover())
+    if not index.vectors_readable():
+        report.repaired = embed_again(index, embedder, split, batch_passages, progress)
+    try:
+        report.recovered = len(index.recover())
+    except Exception as e:
+        if report.repaired or not type(e).__module__.startswith("chromadb"):
+            raise
+        logger.warning("Chroma cannot roll back an interrupted write (%s)", e)
+        report.repaired = embed_again(index, embedder, split, batch_passages, progress)  # rolls it back too
     index.sync(force=True)  # with a shared Chroma server: start from what other machines wrote
     manifest = index.manifest()
     seen: dict[str, str] = {}
@@ -167,7 +198,7 @@ def ingest(
     finally:
         bar.close()
         report.seconds = time.perf_counter() - t0
-    if (report.new or report.changed or report.recovered) and not report.pruned:  # delete() rebuilt it already
+    if (report.new or report.changed or report.recovered or report.repaired) and not report.pruned:  # delete() rebuilt it already
         index.rebuild_lexical()
     report.seconds = time.perf_counter() - t0
     report.model_load_seconds = round(getattr(embedder, "load_seconds", 0.0), 2)

@@ -165,8 +165,34 @@ def test_killed_ingest_resumes_to_the_same_index(tmp_path, clean_ingest, seed):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
-    subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(crashed)], env=KILL_ENV, cwd=REPO, check=True, capture_output=True)
+    rerun = subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(crashed)], env=KILL_ENV, cwd=REPO,
+                           capture_output=True, text=True)
+    assert rerun.returncode == 0, f"the rerun after kill -9 failed:\n{rerun.stderr[-3000:]}"
     assert _snapshot(crashed) == snapshot
+
+
+def test_an_unreadable_chroma_vector_index_is_rebuilt_from_the_manifest(tmp_path, clean_ingest):
+    """A kill -9 while Chroma flushes its HNSW files leaves them truncated (chroma-core/chroma#7238):
+    the next ingest re-embeds the manifest's passages into a fresh collection instead of failing."""
+    import sqlite3
+
+    from tests.conftest import SMOKE
+
+    snapshot, _ = clean_ingest
+    src, data = str(SMOKE / "articles.jsonl.gz"), tmp_path / "data"
+    subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(data)], env=KILL_ENV, cwd=REPO, check=True, capture_output=True)
+    segments = list((data / "indexes" / "default" / "chroma").glob("*/data_level0.bin"))
+    assert segments
+    for f in segments:
+        f.write_bytes(f.read_bytes()[:1000])
+    with sqlite3.connect(data / "indexes" / "default" / "manifest.sqlite") as db:  # and a write left half done
+        db.execute("INSERT INTO pending(article_id) SELECT id FROM articles LIMIT 3")
+
+    rerun = subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(data), "--json"], env=KILL_ENV, cwd=REPO,
+                           capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "re-embedding" in rerun.stderr and json.loads(rerun.stdout)["repaired"] > 2000
+    assert _snapshot(data) == snapshot
 
 
 def _snapshot(data_dir):
