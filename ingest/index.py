@@ -275,11 +275,11 @@ class Index:
         self.collection = self._open_collection()
         pending = [r[0] for r in self.db.execute("SELECT article_id FROM pending")]
         self._drop(pending)
-        articles = self.articles(self.manifest())
+        articles = {r["id"]: StoredArticle.from_row(r) for r in self.db.execute("SELECT * FROM articles")}
         by_article: dict[str, list[Passage]] = {a: [] for a in articles}
-        for p in self.passages(r[0] for r in self.db.execute("SELECT id FROM passages ORDER BY rowid")).values():
-            by_article[p.article_id].append(p)
-        return [(articles[a], sorted(ps, key=lambda p: p.n)) for a, ps in by_article.items()]
+        for r in self.db.execute('SELECT id, article_id, n, text, start, "end" FROM passages ORDER BY article_id, n'):
+            by_article[r[1]].append(Passage(*r))
+        return [(articles[a], ps) for a, ps in by_article.items()]
 
     def upsert_vectors(self, items: Sequence[tuple[Article | StoredArticle, list[Passage]]], embeddings: np.ndarray) -> None:
         """Passages with their embeddings (one row each, in order) into Chroma; the manifest is the caller's."""

@@ -88,18 +88,13 @@ def embed_again(index: Index, embedder: Embedder, split: SplitSettings, batch_pa
 
     items = index.drop_vectors()
     logger.warning("re-embedding the %d articles of the index into a fresh Chroma collection", len(items))
-    total = sum(len(ps) for _, ps in items)
+    rows = [(a, [p]) for a, ps in items for p in ps]
+    total = len(rows)
     with tqdm(desc="repair", unit=" passages", total=total, disable=not progress, dynamic_ncols=True) as bar:
-        start = 0
-        while start < len(items):
-            end, n = start, 0
-            while end < len(items) and n < batch_passages:
-                n += len(items[end][1])
-                end += 1
-            batch = items[start:end]
-            index.upsert_vectors(batch, embedder.embed([embedding_text(a, p, split.context) for a, ps in batch for p in ps]))
-            bar.update(n)
-            start = end
+        for i in range(0, total, batch_passages):
+            batch = rows[i:i + batch_passages]
+            index.upsert_vectors(batch, embedder.embed([embedding_text(a, ps[0], split.context) for a, ps in batch]))
+            bar.update(len(batch))
     return total
 
 
