@@ -9,6 +9,7 @@ from datetime import date
 from typing import Protocol
 
 from ingest.embed import Embedder
+from ingest.index import StoredArticle
 from ingest.lexical import LexicalIndex
 from ingest.sentences import sentence_spans
 from bot.dates import MONTHS, WEEKDAYS, explain_dates
@@ -107,10 +108,11 @@ class Candidate:
     novel: float  # 1 when the sentence says something beyond the question's own words (see novelty())
     age: int = 0  # days between the sentence's article and the newest article available
     announced: float = 0.0  # 1 when the sentence announces the future and the question asks about the past
+    headline: str | None = None  # set when this candidate is the article's headline, not a sentence of the passage
 
     @property
     def text(self) -> str:
-        return self.hit.passage.text[self.start:self.end]
+        return self.headline if self.headline is not None else self.hit.passage.text[self.start:self.end]
 
 
 @dataclass(frozen=True)
@@ -122,9 +124,11 @@ class ExtractiveSettings:
     context: float = 0.1
     type_match: float = 0.3
     rank: float = 0.1
-    min_confidence: float = 0.38
+    headline: float = 0.05  # score added to a headline, which states the story's news in a few words
+    min_confidence: float = 0.385
     max_sentences_per_hit: int = 48  # a hit may join three passages
     embed_top: int = 5  # sentences (by the cheap features) compared with the question by embedding
+    embed_headlines: int = 2  # headlines of the hits' articles (by the cheap features) compared too
     staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
     staleness_days: float = 90.0  # ... reaching the full weight at this age
     announced_weight: float = 0.1  # confidence lost by future-tense evidence for a past-tense question
@@ -156,14 +160,18 @@ class ExtractiveAnswerer:
         if not candidates:
             return abstain(question, as_of=as_of, confidence=0.0)
         best = max(candidates, key=self.score)
-        confidence = self.confidence(best, newest)
+        # How sure the answer is stays a property of the body text: a headline alone does not raise it.
+        sentences = [c for c in candidates if c.headline is None]
+        confidence = self.confidence(max(sentences, key=self.score) if sentences else best, newest)
         if confidence < self.settings.min_confidence:
             return abstain(question, as_of=as_of, confidence=confidence)
-        before = best.hit.passage.text[: best.start]
+        # A headline answers in the article's own words; its quote is the body sentence that says the same.
+        quoted = supporting_sentence(best) if best.headline is not None else best
+        before = best.hit.passage.text[: quoted.start]
         if self.preceding:
             before = self.preceding(best.hit.passage) + " " + before
-        shown = explain_dates(best.text, best.hit.article.date, before)
-        citation = citation_of(1, best.hit, best.text, best.start)
+        shown = explain_dates(best.text, best.hit.article.date, "" if best.headline is not None else before)
+        citation = citation_of(1, best.hit, quoted.text, quoted.start)
         return Answer(question=question, text=f"{shown} [1]", citations=(citation,), abstained=False, as_of=as_of, confidence=confidence)
 
     def score(self, c: Candidate) -> float:
@@ -172,7 +180,7 @@ class ExtractiveAnswerer:
             s.semantic * c.semantic + s.overlap * c.overlap + s.context * c.context
             + s.type_match * c.type_match + s.rank / c.hit.rank
             - s.freshness_weight * min(1.0, c.age / s.freshness_days)
-        ) * (0.5 + 0.5 * c.novel)
+        ) * (0.5 + 0.5 * c.novel) + (s.headline if c.headline is not None else 0.0)
 
     def confidence(self, best: Candidate, newest: date | None = None) -> float:
         """How sure the best sentence answers the question, in [0, 1]; stale evidence lowers it."""
@@ -194,32 +202,77 @@ class ExtractiveAnswerer:
         qtype = question_type(question)
         spans: list[tuple[Hit, int, int]] = []
         for hit in hits:
-            found = list(sentence_spans(hit.passage.text))[: s.max_sentences_per_hit]
-            if found and hit.passage.n == 0:  # a story's first sentence may open with a dateline
-                found[0] = (without_dateline(hit.passage.text, *found[0]), found[0][1])
-            spans += [(hit, a, b) for a, b in found]
+            spans += [(hit, a, b) for a, b in hit_sentences(hit)[: s.max_sentences_per_hit]]
         if not spans:
             return []
         texts = [h.passage.text[a:b] for h, a, b in spans]
         terms = [set(t) for t in LexicalIndex.tokenize(texts)]
-        out = []
-        for i, ((hit, a, b), text, t) in enumerate(zip(spans, texts, terms)):
-            near = t | (terms[i - 1] if i and spans[i - 1][0] is hit else set()) | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
-            out.append(Candidate(
+
+        def candidate(hit: Hit, a: int, b: int, text: str, t: set[str], near: set[str], headline: str | None = None) -> Candidate:
+            return Candidate(
                 hit, a, b, 0.0,
                 overlap=sum(weights[w] for w in q_terms & t) / total,
                 context=sum(weights[w] for w in q_terms & near) / total,
-                type_match=type_match(qtype, text, question),
+                # new_names() skips a sentence's first word; a headline's first word is often the name
+                type_match=type_match(qtype, text if headline is None else " " + text, question),
                 novel=novelty(t, q_terms, avoid, text),
                 age=max(0, (newest - hit.article.date).days) if newest and hit.article.date else 0,
                 announced=1.0 if past and _FUTURE.search(text) else 0.0,
-            ))
+                headline=headline,
+            )
+
+        out = []
+        for i, ((hit, a, b), text, t) in enumerate(zip(spans, texts, terms)):
+            near = t | (terms[i - 1] if i and spans[i - 1][0] is hit else set()) | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
+            out.append(candidate(hit, a, b, text, t, near))
         # Embedding every sentence of every hit costs more than the rest of ask(); the cheap
-        # features pick the few worth comparing with the question.
+        # features pick the few worth comparing with the question. Each article's headline competes too.
         out.sort(key=self.score, reverse=True)
         out = out[: s.embed_top]
+        first_hits = {h.article.id: h for h in reversed(hits)}
+        headlines = []
+        for hit in first_hits.values():
+            if title := headline_of(hit.article):
+                t = set(LexicalIndex.tokenize([title])[0])
+                headlines.append(candidate(hit, 0, 0, title, t, t, headline=title))
+        out += sorted(headlines, key=self.score, reverse=True)[: s.embed_headlines]
         vecs = self.embedder.embed([question, *(c.text[:SIMILARITY_CHARS] for c in out)])
         return [dataclasses.replace(c, semantic=float(sim)) for c, sim in zip(out, vecs[1:] @ vecs[0])]
+
+
+def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of the hit's text; a story's first sentence without its wire dateline."""
+    found = list(sentence_spans(hit.passage.text))
+    if found and hit.passage.n == 0:
+        found[0] = (without_dateline(hit.passage.text, *found[0]), found[0][1])
+    return found
+
+
+# What search engines append to a headline: " | CNN Politics", " - CNN", " | The Week UK", " – USA TODAY".
+_TITLE_TAIL = re.compile(r"\s+[|–—-]\s+([^|–—-]{1,30})$")
+
+
+def headline_of(article: StoredArticle) -> str | None:
+    """The article's title without the outlet name a search result appends; "..." of a cut title becomes "…"."""
+    title = " ".join((article.title or "").split())
+    m = _TITLE_TAIL.search(title)
+    outlet = re.sub(r"^www\.|\.(com|co\.uk|org|net|gov)$", "", (article.source or "").lower())
+    if m and outlet:
+        tail = re.sub(r"[^a-z]", "", m.group(1).lower())
+        if len(tail) >= 3 and (outlet.replace(".", "").startswith(tail) or tail.startswith(outlet.replace(".", ""))):
+            title = title[: m.start()]
+    title = re.sub(r"\s*(\.\.\.|…)$", "…", title)
+    return title if len(title.split()) >= 3 else None
+
+
+def supporting_sentence(headline: Candidate) -> Candidate:
+    """The sentence of the headline's passage that shares most of its words: the quote that backs it."""
+    text = headline.hit.passage.text
+    spans = hit_sentences(headline.hit) or [(0, len(text))]
+    words = set(LexicalIndex.tokenize([headline.text])[0])
+    terms = LexicalIndex.tokenize([text[a:b] for a, b in spans])
+    best = max(range(len(spans)), key=lambda i: (len(words & set(terms[i])), -i))
+    return dataclasses.replace(headline, start=spans[best][0], end=spans[best][1], headline=None)
 
 
 def novelty(terms: set[str], q_terms: set[str], avoid: frozenset[str], text: str) -> float:

@@ -8,7 +8,7 @@ import pytest
 from ingest.embed import HashEmbedder
 from ingest.index import StoredArticle
 from ingest.types import Passage
-from bot.answer import ABSTAIN_TEXT, ExtractiveAnswerer, ExtractiveSettings, question_type, type_match
+from bot.answer import ABSTAIN_TEXT, ExtractiveAnswerer, ExtractiveSettings, headline_of, question_type, type_match
 from bot.types import Hit
 
 
@@ -32,8 +32,9 @@ def test_type_match_wants_a_new_name_for_who():
     assert type_match("who", "It is the first visit by a defence minister.", q) == 0.0
 
 
-def hit(text: str, rank: int = 1, article_date: date | None = date(2022, 10, 26)) -> Hit:
-    article = StoredArticle(f"a{rank}", "h", f"Title {rank}", f"https://example.com/{rank}", article_date, "example.com", 1)
+def hit(text: str, rank: int = 1, article_date: date | None = date(2022, 10, 26), title: str | None = None,
+        source: str = "example.com") -> Hit:
+    article = StoredArticle(f"a{rank}", "h", title or f"Title {rank}", f"https://example.com/{rank}", article_date, source, 1)
     return Hit(Passage(f"a{rank}#0", f"a{rank}", 0, text, 0, len(text)), article, 1.0 / rank, rank)
 
 
@@ -89,3 +90,42 @@ def test_besides_questions_prefer_the_sentence_that_adds_something():
     answerer = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0))
     a = answerer.answer("What has prompted discussions between Israel and Turkey besides the thaw?", [hit(text)])
     assert "Iran" in a.text
+
+
+@pytest.mark.parametrize("title, source, shown", [
+    ("Liz Truss resigns as UK prime minister after 45 days in office - CNN", "cnn.com",
+     "Liz Truss resigns as UK prime minister after 45 days in office"),
+    ("How the Georgia Senate runoff will work | CNN Politics", "cnn.com", "How the Georgia Senate runoff will work"),
+    ("'Permacrisis' revealed as word of the year | The Week UK", "theweek.co.uk", "'Permacrisis' revealed as word of the year"),
+    ("Why Morocco's World Cup success is no fluke | The ...", "theweek.co.uk", "Why Morocco's World Cup success is no fluke"),
+    ("Ford to cut 3,000 jobs - USA TODAY", "usatoday.com", "Ford to cut 3,000 jobs"),
+    ("Roe v Wade overturned by Supreme Court, ending national abortion ...", "bbc.co.uk",
+     "Roe v Wade overturned by Supreme Court, ending national abortion…"),
+    ("Stocks to buy now – 24/7 Wall St.", "usatoday.com", "Stocks to buy now – 24/7 Wall St."),  # not the outlet's name
+    ("Title 1", "example.com", None),  # too short to say anything
+    (None, "cnn.com", None),
+])
+def test_headline_of_drops_what_the_search_result_appended(title, source, shown):
+    article = StoredArticle("a", "h", title, None, None, source, 1)
+    assert headline_of(article) == shown
+
+
+def test_a_headline_that_names_what_the_body_leaves_out_answers(embedder):
+    """The body says "after she resigned"; only the headline says how many days: it answers, a body sentence backs it."""
+    body = ("Liz Truss became the shortest-serving leader in British political history after she resigned Thursday. "
+            "Her successor will be chosen within a week, the Conservative Party said.")
+    title = "Liz Truss resigns as UK prime minister after 45 days in office - CNN"
+    a = ExtractiveAnswerer(embedder).answer("Liz Truss resigned as prime minister after how many days in office?",
+                                            [hit(body, title=title, source="cnn.com")])
+    assert a.text == "Liz Truss resigns as UK prime minister after 45 days in office [1]"
+    (c,) = a.citations
+    assert c.quote == "Liz Truss became the shortest-serving leader in British political history after she resigned Thursday."
+    assert c.title == title and c.quote in body
+
+
+def test_a_headline_that_does_not_answer_leaves_the_body_sentence(embedder):
+    body = ("Lawmakers met on Monday to debate the budget. "
+            "Liz Truss resigned as prime minister after 45 days in office, the shortest tenure in British history.")
+    a = ExtractiveAnswerer(embedder).answer("Liz Truss resigned as prime minister after how many days in office?",
+                                            [hit(body, title="What to watch in politics this week - CNN", source="cnn.com")])
+    assert a.text.startswith("Liz Truss resigned as prime minister after 45 days")
