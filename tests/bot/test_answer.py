@@ -129,3 +129,16 @@ def test_a_headline_that_does_not_answer_leaves_the_body_sentence(embedder):
     a = ExtractiveAnswerer(embedder).answer("Liz Truss resigned as prime minister after how many days in office?",
                                             [hit(body, title="What to watch in politics this week - CNN", source="cnn.com")])
     assert a.text.startswith("Liz Truss resigned as prime minister after 45 days")
+
+
+def test_another_article_saying_the_same_is_cited_with_the_answer(embedder):
+    """Two outlets report the same fact: both are cited; an article on something else is not."""
+    first = "Ghana has confirmed its first two cases of the highly infectious Marburg virus disease, the WHO said Sunday."
+    same = "Ghana has confirmed its first cases of the deadly Marburg virus, a highly infectious disease similar to Ebola."
+    other = "Ghana's cocoa harvest fell sharply this year, the country's cocoa board said."
+    hits = [hit(first, 1), hit(same, 2), hit(other, 3)]
+    a = ExtractiveAnswerer(embedder).answer("Which country confirmed its first cases of Marburg virus?", hits)
+    assert a.text.endswith("[1][2]") and [c.article_id for c in a.citations] == ["a1", "a2"]
+    assert a.citations[1].quote == same
+    alone = ExtractiveAnswerer(embedder).answer("Which country confirmed its first cases of Marburg virus?", [hits[0], hits[2]])
+    assert alone.text.endswith("said Sunday [23 October 2022]. [1]") and len(alone.citations) == 1
