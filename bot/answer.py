@@ -266,13 +266,16 @@ class ExtractiveAnswerer:
 
 
 def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of the hit's text; a story's first sentence without its wire dateline."""
-    found = list(sentence_spans(hit.passage.text))
+    """(start, end) of each sentence of the hit's text; a story's first sentence without its wire dateline,
+    none with the dash a dateline left when the splitter cut after it ("NASHVILLE, Tenn. – Loretta Lynn …")."""
+    text = hit.passage.text
+    found = [(_LEADING_DASH.match(text, a, b).end(), b) for a, b in sentence_spans(text)]
     if found and hit.passage.n == 0:
-        found[0] = (without_dateline(hit.passage.text, *found[0]), found[0][1])
-    return found
+        found[0] = (without_dateline(text, *found[0]), found[0][1])
+    return [(a, b) for a, b in found if a < b]
 
 
+_LEADING_DASH = re.compile(r"(?:[–—-]+\s+)?")
 # What search engines append to a headline: " | CNN Politics", " - CNN", " | The Week UK", " – USA TODAY".
 _TITLE_TAIL = re.compile(r"\s+[|–—-]\s+([^|–—-]{1,30})$")
 

@@ -142,3 +142,10 @@ def test_another_article_saying_the_same_is_cited_with_the_answer(embedder):
     assert a.citations[1].quote == same
     alone = ExtractiveAnswerer(embedder).answer("Which country confirmed its first cases of Marburg virus?", [hits[0], hits[2]])
     assert alone.text.endswith("said Sunday [23 October 2022]. [1]") and len(alone.citations) == 1
+
+
+def test_the_dash_of_a_dateline_cut_off_by_the_splitter_is_not_quoted():
+    text = "NASHVILLE, Tenn. – Loretta Lynn, the coal miner's daughter turned country queen, has died at 90."
+    a = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0)).answer(
+        "Which country queen has died at 90?", [hit(text, article_date=None)])
+    assert a.text.startswith("Loretta Lynn, the coal miner's daughter") and a.citations[0].quote.startswith("Loretta")
