@@ -131,7 +131,7 @@ class ExtractiveSettings:
     min_confidence: float = 0.385
     max_sentences_per_hit: int = 48  # a hit may join three passages
     embed_top: int = 5  # sentences (by the cheap features) compared with the question by embedding
-    embed_headlines: int = 2  # headlines of the hits' articles (by the cheap features) compared too
+    embed_headlines: int = 1  # the best headline of the hits' articles (by the cheap features) is compared too
     corroboration: float = 0.9  # cosine at which another article's sentence says what the answer says ...
     max_corroborating: int = 2  # ... and is cited with it, at most this many
     staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
