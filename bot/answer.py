@@ -57,6 +57,10 @@ _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|d
 _STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on", "at", "but", "and", "mr", "mrs", "ms", "dr"}
 # Wire datelines that open a story's first sentence: "(CNN) ", "NEW YORK (AP) — ", "New York CNN — ".
 _DATELINE = re.compile(r"\(CNN\)\s*|[A-Z][A-Z .,'’-]{2,}(?:\s*\([A-Za-z ]+\))?\s*[—–-]+\s*|[A-Z][\w .]+ CNN\s*[—–-]+\s*")
+# The dash a dateline leaves when the splitter cuts after it: "NASHVILLE, Tenn. – Loretta Lynn …".
+_LEADING_DASH = re.compile(r"(?:[–—-]+\s+)?")
+# What search engines append to a headline: " | CNN Politics", " - CNN", " | The Week UK", " – USA TODAY".
+_TITLE_TAIL = re.compile(r"\s+[|–—-]\s+([^|–—-]{1,30})$")
 SIMILARITY_CHARS = 300  # a sentence's head compared with the question: long sentences cost time, not accuracy
 
 
@@ -170,12 +174,15 @@ class ExtractiveAnswerer:
         confidence = self.confidence(max(sentences, key=self.score) if sentences else best, newest)
         if confidence < self.settings.min_confidence:
             return abstain(question, as_of=as_of, confidence=confidence)
-        # A headline answers in the article's own words; its quote is the body sentence that says the same.
-        quoted = supporting_sentence(best) if best.headline is not None else best
-        before = best.hit.passage.text[: quoted.start]
-        if self.preceding:
-            before = self.preceding(best.hit.passage) + " " + before
-        shown = explain_dates(best.text, best.hit.article.date, "" if best.headline is not None else before)
+        if best.headline is not None:  # the article's own words; its quote is the body sentence that says the same
+            quoted = supporting_sentence(best)
+            shown = explain_dates(best.text, best.hit.article.date, "")
+        else:
+            quoted = best
+            before = best.hit.passage.text[: best.start]
+            if self.preceding:
+                before = self.preceding(best.hit.passage) + " " + before
+            shown = explain_dates(best.text, best.hit.article.date, before)
         citations = [citation_of(1, best.hit, quoted.text, quoted.start)]
         for c in self.corroborating(best, sentences):
             citations.append(citation_of(len(citations) + 1, c.hit, c.text, c.start))
@@ -193,10 +200,13 @@ class ExtractiveAnswerer:
             return []
         alike = sorted(((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0])
         out: list[Candidate] = []
+        cited = {best.hit.article.id}
         for sim, c in alike:
-            articles = {best.hit.article.id, *(o.hit.article.id for o in out)}
-            if sim >= s.corroboration and c.hit.article.id not in articles and len(out) < s.max_corroborating:
+            if sim < s.corroboration or len(out) == s.max_corroborating:
+                break
+            if c.hit.article.id not in cited:
                 out.append(c)
+                cited.add(c.hit.article.id)
         return out
 
     def score(self, c: Candidate) -> float:
@@ -254,7 +264,7 @@ class ExtractiveAnswerer:
         # features pick the few worth comparing with the question. Each article's headline competes too.
         out.sort(key=self.score, reverse=True)
         out = out[: s.embed_top]
-        first_hits = {h.article.id: h for h in reversed(hits)}
+        first_hits = {h.article.id: h for h in reversed(hits)}  # each article's best-ranked hit
         headlines = []
         for hit in first_hits.values():
             if title := headline_of(hit.article):
@@ -266,8 +276,7 @@ class ExtractiveAnswerer:
 
 
 def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of the hit's text; a story's first sentence without its wire dateline,
-    none with the dash a dateline left when the splitter cut after it ("NASHVILLE, Tenn. – Loretta Lynn …")."""
+    """(start, end) of each sentence of the hit's text, without a wire dateline or the dash one leaves."""
     text = hit.passage.text
     found = [(_LEADING_DASH.match(text, a, b).end(), b) for a, b in sentence_spans(text)]
     if found and hit.passage.n == 0:
@@ -275,19 +284,14 @@ def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
     return [(a, b) for a, b in found if a < b]
 
 
-_LEADING_DASH = re.compile(r"(?:[–—-]+\s+)?")
-# What search engines append to a headline: " | CNN Politics", " - CNN", " | The Week UK", " – USA TODAY".
-_TITLE_TAIL = re.compile(r"\s+[|–—-]\s+([^|–—-]{1,30})$")
-
-
 def headline_of(article: StoredArticle) -> str | None:
     """The article's title without the outlet name a search result appends; "..." of a cut title becomes "…"."""
     title = " ".join((article.title or "").split())
     m = _TITLE_TAIL.search(title)
-    outlet = re.sub(r"^www\.|\.(com|co\.uk|org|net|gov)$", "", (article.source or "").lower())
+    outlet = re.sub(r"^www\.|\.(com|co\.uk|org|net|gov)$", "", (article.source or "").lower()).replace(".", "")
     if m and outlet:
-        tail = re.sub(r"[^a-z]", "", m.group(1).lower())
-        if len(tail) >= 3 and (outlet.replace(".", "").startswith(tail) or tail.startswith(outlet.replace(".", ""))):
+        tail = re.sub(r"[^a-z]", "", m.group(1).lower())  # "The Week UK" -> "theweekuk", "The ..." -> "the"
+        if len(tail) >= 3 and (outlet.startswith(tail) or tail.startswith(outlet)):
             title = title[: m.start()]
     title = re.sub(r"\s*(\.\.\.|…)$", "…", title)
     return title if len(title.split()) >= 3 else None
