@@ -42,6 +42,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterato
                 continue
             if text[nxt].islower():
                 continue  # "e.g. the" or a quote ending mid-sentence
+            if text[nxt] in "-–—":
+                continue  # a dateline's "NASHVILLE, Tenn. – Loretta …", an aside "– Trevor Lawrence? –", "— Dan Reiner"
             yield s, stop
             s = nxt
         if s < p_end:

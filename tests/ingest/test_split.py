@@ -38,6 +38,15 @@ def test_news_sentences_keep_abbreviations_together():
     assert split_sentences(text) == ["Mr. Smith met Dr. J. K. Rowling in the U.S. on Jan. 6.", "They talked.", "“Is it over?” she asked."]
 
 
+def test_a_dash_continues_the_sentence_before_it():
+    """A dateline ("Tenn. – ") or an aside ("…? – but") is not where a sentence starts."""
+    text = ("NASHVILLE, Tenn. – Loretta Lynn died Tuesday. They drafted Trevor Lawrence? – but nevertheless won. "
+            "Closed on Christmas. — Dan Reiner")
+    assert split_sentences(text) == ["NASHVILLE, Tenn. – Loretta Lynn died Tuesday.",
+                                     "They drafted Trevor Lawrence? – but nevertheless won.",
+                                     "Closed on Christmas. — Dan Reiner"]
+
+
 def test_seed_sentence_is_whole():
     text = "Full diplomatic ties were restored in August. Israel's ambassador to Ankara was appointed the following month."
     assert split_sentences(text)[1] == "Israel's ambassador to Ankara was appointed the following month."
