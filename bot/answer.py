@@ -55,10 +55,15 @@ _FUTURE = re.compile(r"\b(will|shall|is (?:expected|set|scheduled|due|going) to|
 _PAST_QUESTION = re.compile(r"\b(did|was|were|won|lost|happened|ended|beat|defeated|died|killed|announced)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*")
 _STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on", "at", "but", "and", "mr", "mrs", "ms", "dr"}
-# Wire datelines that open a story's first sentence: "(CNN) ", "NEW YORK (AP) — ", "New York CNN — ".
-_DATELINE = re.compile(r"\(CNN\)\s*|[A-Z][A-Z .,'’-]{2,}(?:\s*\([A-Za-z ]+\))?\s*[—–-]+\s*|[A-Z][\w .]+ CNN\s*[—–-]+\s*")
-# The dash a dateline leaves when the splitter cuts after it: "NASHVILLE, Tenn. – Loretta Lynn …".
+# Wire datelines that open a story's first sentence: "(CNN) ", "NEW YORK (AP) — ", "NASHVILLE, Tenn. – ",
+# "New York CNN — ".
+_DATELINE = re.compile(
+    r"\(CNN\)\s*|[A-Z][A-Z .,'’-]{2,}(?:,\s*[A-Z][a-z]+\.?(?:\s[A-Z][a-z]+\.?)?)?(?:\s*\([A-Za-z ]+\))?\s*[—–-]+\s*"
+    r"|[A-Z][\w .]+ CNN\s*[—–-]+\s*")
+# A paragraph that opens with a dash ("– Finnish Prime Minister Sanna Marin, responding …"): the dash is not quoted.
 _LEADING_DASH = re.compile(r"(?:[–—-]+\s+)?")
+# A link to another story ("More: …", "►Related: …", "WATCH: …"): its words are not this article's news.
+_TEASER = re.compile(r"\W*(?:more|related|read more|watch|see also|also read)\s*:", re.I)
 # What search engines append to a headline: " | CNN Politics", " - CNN", " | The Week UK", " – USA TODAY".
 _TITLE_TAIL = re.compile(r"\s+[|–—-]\s+([^|–—-]{1,30})$")
 SIMILARITY_CHARS = 300  # a sentence's head compared with the question: long sentences cost time, not accuracy
@@ -276,9 +281,10 @@ class ExtractiveAnswerer:
 
 
 def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of the hit's text, without a wire dateline or the dash one leaves."""
+    """(start, end) of each sentence of the hit's text, without a wire dateline or an opening dash;
+    links to other stories are left out."""
     text = hit.passage.text
-    found = [(_LEADING_DASH.match(text, a, b).end(), b) for a, b in sentence_spans(text)]
+    found = [(_LEADING_DASH.match(text, a, b).end(), b) for a, b in sentence_spans(text) if not _TEASER.match(text, a, b)]
     if found and hit.passage.n == 0:
         found[0] = (without_dateline(text, *found[0]), found[0][1])
     return [(a, b) for a, b in found if a < b]

@@ -70,6 +70,8 @@ def test_stale_evidence_lowers_confidence():
     ("(CNN) ", "The Biden administration declared monkeypox a public health emergency."),
     ("NEW YORK (AP) — ", "Frances Tiafoe became the first American man to reach the semifinals since 2006."),
     ("WASHINGTON – ", "House Speaker Nancy Pelosi landed in Taiwan on Tuesday."),
+    ("NASHVILLE, Tenn. – ", "Loretta Lynn, the coal miner's daughter turned country queen, has died at 90."),
+    ("NEW DELHI, India — ", "India's heat wave pushed temperatures to 49 degrees Celsius."),
 ])
 def test_a_wire_dateline_is_left_out_of_the_answer_and_its_quote(opening, rest):
     answerer = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0))
@@ -144,8 +146,9 @@ def test_another_article_saying_the_same_is_cited_with_the_answer(embedder):
     assert alone.text.endswith("said Sunday [23 October 2022]. [1]") and len(alone.citations) == 1
 
 
-def test_the_dash_of_a_dateline_cut_off_by_the_splitter_is_not_quoted():
-    text = "NASHVILLE, Tenn. – Loretta Lynn, the coal miner's daughter turned country queen, has died at 90."
+def test_an_opening_dash_and_links_to_other_stories_are_not_quoted():
+    text = ("– Finnish Prime Minister Sanna Marin said Finland will apply to join NATO.\n\n"
+            "More: Sweden and Finland apply to join NATO, the alliance Russia opposes")
     a = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0)).answer(
-        "Which country queen has died at 90?", [hit(text, article_date=None)])
-    assert a.text.startswith("Loretta Lynn, the coal miner's daughter") and a.citations[0].quote.startswith("Loretta")
+        "Which countries apply to join NATO, the alliance Russia opposes?", [hit(text, article_date=None)])
+    assert a.text.startswith("Finnish Prime Minister Sanna Marin said") and a.citations[0].quote.startswith("Finnish")
