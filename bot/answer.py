@@ -40,11 +40,15 @@ _QTYPE_PATTERNS = [
     ("number", re.compile(r"\bhow (many|much|old|long|far|big|large|tall|high|often)\b|\bwhat (percentage|percent|number|amount|share|age)\b", re.I)),
     ("who", re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|man|woman|player|actor|actress|singer|rapper|star|leader|president|minister|official|celebrity|author|artist|musician|comedian|athlete|senator|governor|judge|ceo|billionaire)\b", re.I)),
     ("where", re.compile(r"^\s*where\b|\b(which|what) (country|city|state|nation|region|place|island|area|county|continent|capital)\b|\bin which\b", re.I)),
+    # a work's title, which news text puts in quotes: "Which show …", "What is it titled?"
+    ("title", re.compile(r"\b(which|what)\b(\s+[\w’'-]+){0,2}\s+(show|film|movie|song|book|album|series|play|novel|single|musical"
+                         r"|documentary|docuseries|podcast|sitcom|drama)s?\b|\btitled\b", re.I)),
 ]
 _DATE_WORDS = re.compile(
     r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|\d{4}|yesterday|today|tomorrow|tonight|decade|century|(last|next|this|following) (week|month|year))\b",
     re.I,
 )
+_QUOTED_TITLE = re.compile(r"[“\"‘']([A-Z][^“”\"]{1,60}?)[,.!?]?[”\"’']")  # “Succession”, 'Leave It to Beaver'
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|trillion|half|percent|decades?|century|centuries)\b", re.I)
 # "besides the thaw", "other than Iran": what follows is what the answer is not about.
 _EXCLUDED = re.compile(r"\b(?:besides|apart from|aside from|other than|except(?: for)?)\s+(?:the\s+|a\s+|an\s+)?[\w'’-]+", re.I)
@@ -102,6 +106,10 @@ def type_match(qtype: str | None, sentence: str, question: str) -> float:
         return 1.0 if _NUMBER.search(sentence) else 0.0
     if qtype in ("who", "where"):
         return 1.0 if new_names(sentence, question) else 0.0
+    if qtype == "title":  # a quoted title the question does not name; an unquoted name is weaker evidence
+        if any(m.group(1).lower() not in question.lower() for m in _QUOTED_TITLE.finditer(sentence)):
+            return 1.0
+        return 0.5 if new_names(sentence, question) or _NUMBER.search(sentence) else 0.0
     return 1.0 if new_names(sentence, question) or _NUMBER.search(sentence) else 0.0
 
 

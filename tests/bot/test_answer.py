@@ -21,9 +21,18 @@ from bot.types import Hit
     ("Which actor starred in the film?", "who"),
     ("Which country banned the toys?", "where"),
     ("What has prompted discussions?", None),
+    ("Which show received the most Emmy nominations?", "title"),
+    ("Beyoncé's new album will be out July 29. What is it titled?", "title"),
 ])
 def test_question_type(question, qtype):
     assert question_type(question) == qtype
+
+
+def test_type_match_wants_a_quoted_title_for_which_show():
+    q = "Which show received the most Emmy nominations?"
+    assert type_match("title", "HBO's “Succession” leads with 25 nominations.", q) == 1.0
+    assert type_match("title", "HBO's Succession leads with 25 nominations.", q) == 0.5
+    assert type_match("title", "The show leads the nominations.", q) == 0.0
 
 
 def test_type_match_wants_a_new_name_for_who():
