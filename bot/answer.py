@@ -292,9 +292,10 @@ def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
     """(start, end) of each sentence of the hit's text, without a wire dateline or an opening dash;
     links to other stories are left out."""
     text = hit.passage.text
-    found = [(_LEADING_DASH.match(text, a, b).end(), b) for a, b in sentence_spans(text) if not _TEASER.match(text, a, b)]
-    if found and hit.passage.n == 0:
-        found[0] = (without_dateline(text, *found[0]), found[0][1])
+    spans = list(sentence_spans(text))
+    if spans and hit.passage.n == 0:  # only the story's first sentence has a dateline ("NATO - the alliance" is no dateline)
+        spans[0] = (without_dateline(text, *spans[0]), spans[0][1])
+    found = [(_LEADING_DASH.match(text, a, b).end(), b) for a, b in spans if not _TEASER.match(text, a, b)]
     return [(a, b) for a, b in found if a < b]
 
 

@@ -88,8 +88,9 @@ def test_a_wire_dateline_is_left_out_of_the_answer_and_its_quote(opening, rest):
     assert a.text == f"{rest} [1]" and a.citations[0].quote == rest
 
 
-def test_a_dateline_lookalike_inside_an_article_is_kept():
-    text = "It was a long meeting. NATO - the alliance - met in Madrid on Tuesday."
+@pytest.mark.parametrize("before", ["It was a long meeting. ", "More: Leaders arrive for the summit\n\n"])
+def test_a_dateline_lookalike_inside_an_article_is_kept(before):
+    text = before + "NATO - the alliance - met in Madrid on Tuesday."
     answerer = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0))
     assert answerer.answer("Where did NATO meet", [hit(text, article_date=None)]).text.startswith("NATO - the alliance")
 
