@@ -35,6 +35,14 @@ def test_type_match_wants_a_quoted_title_for_which_show():
     assert type_match("title", "The show leads the nominations.", q) == 0.0
 
 
+def test_type_match_wants_a_count_of_what_how_many_asks_for():
+    q = "Liz Truss resigned after how many days in office?"
+    assert type_match("number", "Liz Truss resigns as prime minister after 45 days in office.", q) == 1.0
+    assert type_match("number", "She took office on 6 September, the 2022 leadership race over.", q) == 0.5
+    assert type_match("number", "She resigned in front of Downing Street.", q) == 0.0
+    assert type_match("number", "More than 1,000 people have been arrested.", "How many people were arrested?") == 1.0
+
+
 def test_type_match_wants_a_new_name_for_who():
     q = "Who is Israel's defence minister?"
     assert type_match("who", "The minister, Benny Gantz, flew to Ankara.", q) == 1.0
