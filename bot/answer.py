@@ -50,7 +50,8 @@ _DATE_WORDS = re.compile(
 )
 _QUOTED_TITLE = re.compile(r"[“\"‘']([A-Z][^“”\"]{1,60}?)[,.!?]?[”\"’']")  # “Succession”, 'Leave It to Beaver'
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|trillion|half|percent|decades?|century|centuries)\b", re.I)
-_HOW_MANY = re.compile(r"\bhow many\s+(?:more\s+)?([a-z]{3,})", re.I)
+_HOW_MANY = re.compile(r"\bhow many\s+(?:more\s+)?([a-z]{3,}(?:\s+[a-z]{3,})?)", re.I)
+_NOT_UNITS = {"have", "has", "had", "were", "was", "are", "did", "does", "will", "would", "could", "can", "the", "more"}
 # "besides the thaw", "other than Iran": what follows is what the answer is not about.
 _EXCLUDED = re.compile(r"\b(?:besides|apart from|aside from|other than|except(?: for)?)\s+(?:the\s+|a\s+|an\s+)?[\w'’-]+", re.I)
 # "What else ... besides X?" is answered by the sentence that adds something: "also", "too", "as well".
@@ -105,10 +106,12 @@ def type_match(qtype: str | None, sentence: str, question: str) -> float:
         return 1.0 if _DATE_WORDS.search(sentence) else 0.0
     if qtype == "number":
         if m := _HOW_MANY.search(question):  # "after how many days?" wants a count of days: "after 45 days in office"
-            unit = m.group(1).lower()
-            unit = unit[:-1] if unit.endswith("s") and len(unit) > 3 else unit
-            if unit in sentence.lower() and re.search(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w'’-]+){{0,2}}?[\s-]+{unit}", sentence, re.I):
-                return 1.0
+            # the unit is one of the next two words ("how many Senate seats"), not a verb ("how many people have")
+            units = [w[:-1] if w.endswith("s") and len(w) > 3 else w for w in m.group(1).lower().split() if w not in _NOT_UNITS]
+            lower = sentence.lower()
+            for unit in (u for u in units if u in lower):
+                if re.search(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w'’-]+){{0,2}}?[\s-]+{unit}", sentence, re.I):
+                    return 1.0
             return 0.5 if _NUMBER.search(sentence) else 0.0
         return 1.0 if _NUMBER.search(sentence) else 0.0
     if qtype in ("who", "where"):

@@ -41,6 +41,8 @@ def test_type_match_wants_a_count_of_what_how_many_asks_for():
     assert type_match("number", "She took office on 6 September, the 2022 leadership race over.", q) == 0.5
     assert type_match("number", "She resigned in front of Downing Street.", q) == 0.0
     assert type_match("number", "More than 1,000 people have been arrested.", "How many people were arrested?") == 1.0
+    q = "His win gives Democrats how many Senate seats?"
+    assert type_match("number", "Democrats will control 51 seats to the GOP's 49.", q) == 1.0
 
 
 def test_type_match_wants_a_new_name_for_who():
