@@ -51,6 +51,8 @@ _DATE_WORDS = re.compile(
 _QUOTED_TITLE = re.compile(r"[“\"‘']([A-Z][^“”\"]{1,60}?)[,.!?]?[”\"’']")  # “Succession”, 'Leave It to Beaver'
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|trillion|half|percent|decades?|century|centuries)\b", re.I)
 _HOW_MANY = re.compile(r"\bhow many\s+(?:more\s+)?([a-z]{3,}(?:\s+[a-z]{3,})?)", re.I)
+_HOW_MUCH = re.compile(r"\bhow much\b", re.I)
+_AMOUNT = re.compile(r"[$£€¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|pounds|euros|yen|yuan|rupees)\b|\d\s?%|\bpercent\b", re.I)
 _NOT_UNITS = {"have", "has", "had", "were", "was", "are", "did", "does", "will", "would", "could", "can", "the", "more"}
 # "besides the thaw", "other than Iran": what follows is what the answer is not about.
 _EXCLUDED = re.compile(r"\b(?:besides|apart from|aside from|other than|except(?: for)?)\s+(?:the\s+|a\s+|an\s+)?[\w'’-]+", re.I)
@@ -113,6 +115,8 @@ def type_match(qtype: str | None, sentence: str, question: str) -> float:
                 if re.search(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w'’-]+){{0,2}}?[\s-]+{unit}", sentence, re.I):
                     return 1.0
             return 0.5 if _NUMBER.search(sentence) else 0.0
+        if _HOW_MUCH.search(question):  # "up to how much debt forgiveness?" wants an amount: "$20,000", "£150m", "5%"
+            return 1.0 if _AMOUNT.search(sentence) else 0.5 if _NUMBER.search(sentence) else 0.0
         return 1.0 if _NUMBER.search(sentence) else 0.0
     if qtype in ("who", "where"):
         return 1.0 if new_names(sentence, question) else 0.0

@@ -35,7 +35,7 @@ def test_type_match_wants_a_quoted_title_for_which_show():
     assert type_match("title", "The show leads the nominations.", q) == 0.0
 
 
-def test_type_match_wants_a_count_of_what_how_many_asks_for():
+def test_type_match_wants_a_count_of_what_how_many_asks_for_and_an_amount_for_how_much():
     q = "Liz Truss resigned after how many days in office?"
     assert type_match("number", "Liz Truss resigns as prime minister after 45 days in office.", q) == 1.0
     assert type_match("number", "She took office on 6 September, the 2022 leadership race over.", q) == 0.5
@@ -43,6 +43,9 @@ def test_type_match_wants_a_count_of_what_how_many_asks_for():
     assert type_match("number", "More than 1,000 people have been arrested.", "How many people were arrested?") == 1.0
     q = "His win gives Democrats how many Senate seats?"
     assert type_match("number", "Democrats will control 51 seats to the GOP's 49.", q) == 1.0
+    q = "Borrowers can apply for up to how much debt forgiveness?"
+    assert type_match("number", "Pell Grant recipients can get up to $20,000 forgiven.", q) == 1.0
+    assert type_match("number", "About 8 million borrowers applied in the first week.", q) == 0.5
 
 
 def test_type_match_wants_a_new_name_for_who():
