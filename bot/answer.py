@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,18 +103,31 @@ def excluded_terms(question: str) -> frozenset[str]:
     return frozenset(LexicalIndex.tokenize([phrases])[0]) if phrases else frozenset()
 
 
+@functools.lru_cache(maxsize=256)
+def _counts_asked(question: str) -> tuple[tuple[str, ...], re.Pattern] | None:
+    """For "how many <unit>" questions, the unit(s) and the pattern of a number followed by one of them.
+
+    The unit is one of the next two words ("how many Senate seats"), not a verb ("how many people have").
+    Parsed once per question, not once per sentence it is compared with.
+    """
+    m = _HOW_MANY.search(question)
+    if not m:
+        return None
+    units = tuple(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in m.group(1).lower().split() if w not in _NOT_UNITS)
+    count = re.compile(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w'’-]+){{0,2}}?[\s-]+(?:{'|'.join(units) or '(?!)'})", re.I)
+    return units, count
+
+
 def type_match(qtype: str | None, sentence: str, question: str) -> float:
     """1.0 when the sentence holds the kind of thing the question asks for (a date, a number, a new name)."""
     if qtype == "when":
         return 1.0 if _DATE_WORDS.search(sentence) else 0.0
     if qtype == "number":
-        if m := _HOW_MANY.search(question):  # "after how many days?" wants a count of days: "after 45 days in office"
-            # the unit is one of the next two words ("how many Senate seats"), not a verb ("how many people have")
-            units = [w[:-1] if w.endswith("s") and len(w) > 3 else w for w in m.group(1).lower().split() if w not in _NOT_UNITS]
+        if (counted := _counts_asked(question)) is not None:  # "after how many days?": "after 45 days in office"
+            units, count = counted
             lower = sentence.lower()
-            for unit in (u for u in units if u in lower):
-                if re.search(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w'’-]+){{0,2}}?[\s-]+{unit}", sentence, re.I):
-                    return 1.0
+            if any(u in lower for u in units) and count.search(sentence):
+                return 1.0
             return 0.5 if _NUMBER.search(sentence) else 0.0
         if _HOW_MUCH.search(question):  # "up to how much debt forgiveness?" wants an amount: "$20,000", "£150m", "5%"
             return 1.0 if _AMOUNT.search(sentence) else 0.5 if _NUMBER.search(sentence) else 0.0
