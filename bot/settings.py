@@ -76,7 +76,9 @@ class LLMSettings(BaseSettings):
 
     llm_provider: Literal["none", "openai", "ollama"] = Field("none", description="none = the offline extractive answerer.")
     llm_model: str = Field("", description="Model name, e.g. gpt-4o-mini, qwen2.5:3b, or what a local server serves.")
-    llm_output: Literal["structured", "json", "text"] = Field("structured", description="structured = the provider's schema output; json = JSON mode; text = the plain-text format.")
+    llm_output: Literal["structured", "constrained", "json", "text"] = Field(
+        "structured", description="structured = the provider's schema output; constrained = a schema whose quotes can only be "
+        "sentences of the passages (llama.cpp, Ollama, vLLM); json = JSON mode; text = the plain-text format.")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, LM Studio, llama.cpp server); empty = api.openai.com.")
     openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible endpoint; never logged.")
     ollama_base_url: str = Field("http://localhost:11434", description="Ollama server.")

@@ -19,12 +19,12 @@ from pydantic import BaseModel, Field
 from bot.answer import Answerer, abstain
 from bot.llm.model import transient_errors
 from bot.llm.prompts import PROMPTS_DIR, load_chat_prompt, load_text
-from bot.llm.verify import Draft, DraftCitation, verify
+from bot.llm.constrained import parse_reply, reply_schema, response_format
+from bot.llm.verify import NOT_ANSWERED, Draft, DraftCitation, MalformedOutput, verify
 from bot.service import Turn
 from bot.types import Answer, Hit
 
 logger = logging.getLogger(__name__)
-NOT_ANSWERED = re.compile(r"^\W*(not in the articles|the articles do not answer)", re.I)
 _SOURCE_LINE = re.compile(r"^\s*\[(\d+)\]\s*(?:passage\s*)?(\d+)\s*[:\-–]\s*(.+?)\s*$", re.I | re.M)
 
 
@@ -40,10 +40,6 @@ class DraftAnswer(BaseModel):
     answerable: bool = Field(description="False when the passages do not answer the question.")
     answer: str = Field(description="The answer in one to three sentences with [n] markers.")
     citations: list[CitedQuote] = Field(default_factory=list, description="One entry per [n] marker.")
-
-
-class MalformedOutput(ValueError):
-    """The model's reply does not follow the requested format."""
 
 
 def parse_text_reply(raw: str) -> Draft:
@@ -115,7 +111,8 @@ class LLMAnswerer:
         self.sleep = sleep
         self.prompt = load_chat_prompt("answer.md", prompts_dir)
         self.condense_prompt = load_chat_prompt("condense.md", prompts_dir)
-        self.formats = {k: load_text(f"format_{k}.md", prompts_dir) for k in ("structured", "text")}
+        self.formats = {k: load_text(f"format_{k}.md", prompts_dir) for k in ("structured", "constrained", "text")}
+        self.schema_dialect = "json_schema"  # becomes "json_object" for a server that takes only that (constrained)
 
     # -------------------------------------------------------------------------------- answering
     def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
@@ -141,9 +138,12 @@ class LLMAnswerer:
                       as_of=as_of, confidence=1.0, answerer=self.name, note=note)
 
     def draft(self, question: str, hits: Sequence[Hit], as_of: date, on_token=None) -> Draft:
-        output = "text" if on_token else self.output  # only plain text can be shown while it arrives
+        # Only plain text can be shown while it arrives; constrained output is never given up for streaming.
+        output = "text" if on_token and self.output != "constrained" else self.output
         values = {"as_of": as_of.isoformat(), "question": question, "passages": passages_block(hits),
-                  "output_format": self.formats["text" if output == "text" else "structured"]}
+                  "output_format": self.formats["structured" if output == "json" else output]}
+        if output == "constrained":
+            return parse_reply(_text(self._constrained(values, reply_schema(hits))))
         if output != "text":  # "structured": the provider's schema method; "json": JSON mode, for servers without it
             method = {"method": "json_mode"} if output == "json" else {}
             reply = (self.prompt | self.model.with_structured_output(DraftAnswer, **method)).invoke(values)
@@ -157,6 +157,19 @@ class LLMAnswerer:
         for chunk in (self.prompt | self.model).stream(values):
             stream.feed(_text(chunk))
         return parse_text_reply(stream.raw)
+
+    def _constrained(self, values: dict, schema: dict):
+        def call():
+            return (self.prompt | self.model.bind(response_format=response_format(schema, self.schema_dialect))).invoke(values)
+
+        try:
+            return call()
+        except Exception as e:
+            if self.schema_dialect != "json_schema" or "json_object" not in str(e):
+                raise
+            logger.info("the server refuses response_format json_schema; sending the schema as json_object")
+            self.schema_dialect = "json_object"
+            return call()
 
     def _with_retries(self, call):
         for attempt in range(self.retries + 1):

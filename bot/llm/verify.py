@@ -21,6 +21,7 @@ MIN_QUOTE_WORDS = 3
 MIN_SUPPORT = 0.5  # share of a sentence's words that the quotes and the question must contain
 _FOLD = str.maketrans({"‘": "'", "’": "'", "‚": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
                        "–": "-", "—": "-", "‐": "-", "\u00a0": " "})
+NOT_ANSWERED = re.compile(r"^\W*(not in the articles|the articles do not answer)", re.I)
 _MARKERS = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines)\b"
@@ -43,6 +44,10 @@ class Draft:
     answerable: bool
     text: str
     citations: tuple[DraftCitation, ...] = ()
+
+
+class MalformedOutput(ValueError):
+    """The model's reply does not follow the requested format."""
 
 
 @dataclass
@@ -145,4 +150,5 @@ def _supported(text: str, quotes: list[str], question: str, dropped: list[str]) 
             dropped.append(f"unsupported sentence: {sentence[:80]!r}")
             continue
         keep.append(sentence)
-    return " ".join(keep)
+    text = " ".join(keep)
+    return text if _MARKERS.sub("", text).strip() else ""  # markers alone say nothing
