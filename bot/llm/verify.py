@@ -3,13 +3,15 @@
 A citation is kept when its passage exists and its quote occurs in that passage (after folding
 whitespace, quote marks and dashes) and is not an instruction planted in an article. Markers of
 dropped citations are removed, the rest renumbered in order of appearance; a sentence whose words
-are not found in the kept quotes or the question is dropped as unsupported.
+are not found in the kept quotes or the question, or that gives a number found neither there nor in
+the cited articles' dates, is dropped as unsupported.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.answer import citation_of
 from bot.dates import MONTHS, WEEKDAYS
@@ -112,7 +114,7 @@ def verify(draft: Draft, hits: Sequence[Hit], question: str) -> Verified:
             good[c.marker] = (hit, quote, span[0])
     text, order = _renumber(draft.text, good)
     kept = {new: good[old] for old, new in order.items()}
-    text = _supported(text, [q for _, q, _ in kept.values()], question, dropped)
+    text = _supported(text, [(hit, q) for hit, q, _ in kept.values()], question, dropped)
     citations = [citation_of(n, hit, quote, at) for n, (hit, quote, at) in sorted(kept.items()) if f"[{n}]" in text]
     return Verified(" ".join(text.split()), citations, dropped)
 
@@ -138,17 +140,32 @@ def _renumber(text: str, good: dict[int, tuple[Hit, str, int]]) -> tuple[str, di
     return text, order
 
 
-def _supported(text: str, quotes: list[str], question: str, dropped: list[str]) -> str:
-    if not quotes:
+def _date_numbers(dates) -> set[str]:
+    """Year, month and day numbers of each date and the week before it ("on Wednesday" in its article)."""
+    out = set()
+    for d in filter(None, dates):
+        for x in (d - timedelta(days=i) for i in range(8)):
+            out |= {str(x.year), str(x.month), f"{x.month:02d}", str(x.day), f"{x.day:02d}"}
+    return out
+
+
+def _supported(text: str, kept: list[tuple[Hit, str]], question: str, dropped: list[str]) -> str:
+    """The sentences of `text` the quotes support: half their words in the quotes or the question, and
+    every number in the quotes, the question or the cited articles' dates."""
+    if not kept:
         return ""
-    known = set(LexicalIndex.tokenize([" ".join(quotes) + " " + question])[0])
+    known = set(LexicalIndex.tokenize([" ".join(q for _, q in kept) + " " + question])[0])
+    numbers = {w for w in known if w.isdigit()} | _date_numbers(hit.article.date for hit, _ in kept)
     keep = []
     for s, e in sentence_spans(text):
         sentence = text[s:e]
-        words = [w for w in LexicalIndex.tokenize([_MARKERS.sub("", sentence)])[0] if not w.isdigit() and w not in _TIME_WORDS]
-        if words and sum(w in known for w in words) / len(words) < MIN_SUPPORT:
+        tokens = [w for w in LexicalIndex.tokenize([_MARKERS.sub("", sentence)])[0] if w not in _TIME_WORDS]
+        words = [w for w in tokens if not w.isdigit()]
+        if any(w.isdigit() and w not in numbers for w in tokens):
+            dropped.append(f"sentence with a number the quotes do not give: {sentence[:80]!r}")
+        elif words and sum(w in known for w in words) / len(words) < MIN_SUPPORT:
             dropped.append(f"unsupported sentence: {sentence[:80]!r}")
-            continue
-        keep.append(sentence)
+        else:
+            keep.append(sentence)
     text = " ".join(keep)
     return text if _MARKERS.sub("", text).strip() else ""  # markers alone say nothing

@@ -259,6 +259,19 @@ def test_an_answer_left_with_only_a_marker_is_no_answer(seed_bot, hits):
     assert (v.text, v.citations) == ("", [])
 
 
+@pytest.mark.parametrize("answer, kept", [
+    ("The ambassador was appointed the following month [September 2022] [1].", True),  # the year of the article's date
+    ("Gantz announced his departure for Turkey on Friday [21 October 2022] [1].", True),  # the week before the article
+    ("2019-06-24 [1]", False),  # a date that neither the quote nor the article gives
+    ("The ambassador was appointed 45 days later [1].", False),
+])
+def test_numbers_must_come_from_the_quotes_or_the_cited_articles_dates(seed_bot, hits, answer, kept):
+    quote = "Mr Gantz on Wednesday announced his departure for Turkey" if "Gantz" in answer else SEED_QUOTE
+    n = 1 + next(i for i, h in enumerate(hits) if quote in h.passage.text)
+    v = verify(Draft(True, answer, (DraftCitation(1, n, quote),)), hits, QUESTION)
+    assert (v.text == answer) is kept and bool(v.citations) is kept
+
+
 def test_provider_settings_fail_clearly():
     with pytest.raises(NewsbotError, match="LLM_PROVIDER"):
         build_chat_model(LLMSettings())
