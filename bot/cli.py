@@ -290,7 +290,7 @@ def eval_(set_dir, out, limit, k, answerer, baseline, compare, fresh, recompute,
     splitting settings are unchanged); every question is answered through the same ask() as the CLI,
     as of the question's date. Ctrl-C keeps what is done; running again resumes.
     """
-    from bot.evaluation.report import compare_table, load_metrics
+    from bot.evaluation.report import answered_by_line, compare_table, load_metrics
     from bot.evaluation.run import recompute as recompute_metrics, run_eval
 
     out = out or Path("runs") / (set_dir.name + ("-" + baseline if baseline else ""))
@@ -307,6 +307,8 @@ def eval_(set_dir, out, limit, k, answerer, baseline, compare, fresh, recompute,
         return
     other = load_metrics(compare) if compare else {}
     click.echo(compare_table(metrics, other, metrics["config"]["system"], str(compare) if compare else "–"))
+    if by := answered_by_line(metrics):
+        click.echo(f"\n{by}")
     click.echo(f"\nwritten: {out}/predictions.jsonl, metrics.json, report.md, report.png")
 
 

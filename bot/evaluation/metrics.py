@@ -101,6 +101,8 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
         "questions": len(rows),
         "answerable": len(answerable),
         "null": len(null),
+        # which answerer gave each answer: an LLM run counts its extractive fallbacks here
+        "answered_by": dict(Counter(r.get("answerer", "?") for r in rows).most_common()),
         "retrieval": {
             "recall@1": recall(1), "recall@4": recall(4), "recall@5": recall(5), "recall@10": recall(10),
             "mrr@10": _mean(1.0 / rk if rk is not None and rk <= 10 else 0.0 for rk in ranks),

@@ -35,6 +35,15 @@ def compare_table(a: dict, b: dict, a_name: str = "this run", b_name: str = "oth
     return "\n".join(lines)
 
 
+def answered_by_line(metrics: dict) -> str | None:
+    """'Answered by: llm 18, extractive 32' when some answers came from a fallback, else None."""
+    by = metrics.get("answered_by") or {}
+    if len(by) < 2:
+        return None
+    return "Answered by: " + ", ".join(f"{name} {n}" for name, n in by.items()) + \
+        " (extractive answers of an LLM run are its fallbacks: the model failed or no citation checked out)"
+
+
 def write_report(out: Path, metrics: dict, rows: list[dict], questions: dict[str, dict]) -> None:
     _plot(out / "report.png", metrics, rows)
     lines = [
@@ -49,6 +58,8 @@ def write_report(out: Path, metrics: dict, rows: list[dict], questions: dict[str
         "|---|---:|",
     ]
     lines += [f"| {key} | {_fmt(_get(metrics, section, key))} |" for section, key in HEADLINE]
+    if by := answered_by_line(metrics):
+        lines += ["", by]
     misses = [r for r in rows if questions[r["id"]]["answerable"] and r["abstained"]][:10]
     if misses:
         lines += ["", "## Some false abstentions", ""]

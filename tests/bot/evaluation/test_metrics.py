@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.evaluation.metrics import answer_hit, choice_credit, first_relevant_rank, normalise, score, token_f1
+from bot.evaluation.report import answered_by_line
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -83,6 +84,16 @@ def test_score_on_a_tiny_run():
     assert m["answers"]["cite_gold"] == 0.5
     assert m["abstention"] == {"null_abstained": 1.0, "false_abstention": 0.5}
     assert m["speed"]["ask_p50_ms"] == 20
+    assert answered_by_line(m) is None  # one answerer: nothing to say
+
+
+def test_an_llm_runs_fallbacks_are_counted_and_reported():
+    questions = {f"q{i}": {"answerable": True, "answers": ["Peru"], "gold_ids": ["h"]} for i in range(3)}
+    rows = [{"id": f"q{i}", "answer": "Peru [1]", "abstained": False, "citations": [{"article_id": "h"}], "retrieved": [],
+             "latency_ms": 1, "answerer": who} for i, who in enumerate(["llm", "extractive", "llm"])]
+    m = score(rows, questions)
+    assert m["answered_by"] == {"llm": 2, "extractive": 1}
+    assert answered_by_line(m).startswith("Answered by: llm 2, extractive 1")
 
 
 def test_unknown_answerer_is_refused_before_any_ingest(tmp_path):
