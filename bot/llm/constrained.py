@@ -51,7 +51,7 @@ def quotable_sentences(hit: Hit) -> list[str]:
 
 
 def reply_schema(hits: Sequence[Hit]) -> dict:
-    """JSON schema of the reply: up to three citations — passage n and one of its sentences, verbatim —
+    """JSON schema of the reply: up to three citations — passage n and one of its `quotable_sentences` —
     then the answer text with [k] markers (k = the k-th citation). No citations means not answerable.
 
     Citations come first so that the model picks its evidence before it writes from it.
