@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import io
 import json
 import logging
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 import datetime as dt
 from pathlib import Path
@@ -238,22 +238,25 @@ def _paragraphs(text: str) -> str:
 
 def _load_jsonl(path: Path) -> Iterator[Loaded]:
     opener = gzip.open if suffix_of(path) == ".jsonl.gz" else open
-    with opener(path, "rb") as raw:
-        stream = io.BufferedReader(raw) if not isinstance(raw, io.BufferedReader) else raw
+    # GzipFile reads line by line itself: a second buffer over it would read ahead into a damaged block
+    # and lose the good rows already decompressed before it.
+    with opener(path, "rb") as stream:
         lineno = 0
         while True:
             try:
                 line = stream.readline(MAX_LINE_BYTES + 1)
-            except (OSError, EOFError, gzip.BadGzipFile) as e:
+                too_long = len(line) > MAX_LINE_BYTES and not line.endswith(b"\n")
+                if too_long:
+                    _skip_rest_of_line(stream)
+            except (OSError, EOFError, zlib.error) as e:  # damaged gzip: a bad header, a cut or a corrupt block
                 yield BadArticle(f"{path}:{lineno + 1}", f"cannot read further: {e}")
                 return
             if not line:
                 return
             lineno += 1
             where = f"{path}:{lineno}"
-            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            if too_long:
                 yield BadArticle(where, f"line is longer than {MAX_LINE_BYTES // 1_000_000} MB; skipped")
-                _skip_rest_of_line(stream)
                 continue
             if not line.strip():
                 continue

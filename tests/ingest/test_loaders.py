@@ -140,6 +140,16 @@ def test_truncated_gzip_keeps_rows_before_the_damage(tmp_path):
     assert len([i for i in items if not isinstance(i, BadArticle)]) > 10
 
 
+def test_a_corrupt_gzip_block_keeps_rows_before_the_damage(tmp_path):
+    """zlib.error is no OSError: a damaged deflate block (found by the fuzz test) escaped the loader."""
+    good = gzip.compress(b'{"id": "r1", "text": "Row one text."}\n')
+    f = tmp_path / "damaged.jsonl.gz"
+    f.write_bytes(good + b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00\x06")  # a second member with a bad block
+    items = list(load_path(f, tmp_path))
+    assert [i.id for i in items if not isinstance(i, BadArticle)] == ["r1"]
+    assert isinstance(items[-1], BadArticle) and "cannot read further" in items[-1].reason
+
+
 def test_missing_path_is_reported(tmp_path):
     (item,) = list(load_sources([tmp_path / "nope.txt"]))
     assert isinstance(item, BadArticle) and "no such file" in item.reason
