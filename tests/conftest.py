@@ -23,9 +23,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(autouse=True)
 def hermetic(monkeypatch, tmp_path):
-    """No test sees the developer's settings: env cleared, cwd (and so .env and .newsbot) in tmp_path."""
+    """No test sees the developer's settings: env cleared, cwd (and so .env and .newsbot) in tmp_path.
+    NEWSBOT_TEST_* configure the tests themselves (a Chroma server, a local model server) and stay."""
     for key in list(os.environ):
-        if key.startswith(ENV_PREFIXES) and key != "NEWSBOT_TEST_CHROMA":
+        if key.startswith(ENV_PREFIXES) and not key.startswith("NEWSBOT_TEST_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
 
