@@ -306,11 +306,9 @@ class ExtractiveAnswerer:
         out.sort(key=self.score, reverse=True)
         out = out[: s.embed_top]
         first_hits = {h.article.id: h for h in reversed(hits)}  # each article's best-ranked hit
-        headlines = []
-        for hit in first_hits.values():
-            if title := headline_of(hit.article):
-                t = set(LexicalIndex.tokenize([title])[0])
-                headlines.append(candidate(hit, 0, 0, title, t, t, headline=title))
+        titled = [(hit, title) for hit in first_hits.values() if (title := headline_of(hit.article))]
+        title_terms = LexicalIndex.tokenize([title for _, title in titled]) if titled else []
+        headlines = [candidate(hit, 0, 0, title, set(t), set(t), headline=title) for (hit, title), t in zip(titled, title_terms)]
         out += sorted(headlines, key=self.score, reverse=True)[: s.embed_headlines]
         vecs = self.embedder.embed([question, *(c.text[:SIMILARITY_CHARS] for c in out)])
         return [dataclasses.replace(c, semantic=float(sim), vector=v) for c, sim, v in zip(out, vecs[1:] @ vecs[0], vecs[1:])]
