@@ -207,8 +207,8 @@ def mean_pooled_trace(model):
             self.transformer = transformer
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
-            tokens = self.transformer(input_ids=input_ids, attention_mask=attention_mask,
-                                      token_type_ids=token_type_ids).last_hidden_state
+            extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}  # models without them (MPNet)
+            tokens = self.transformer(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
             return (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
