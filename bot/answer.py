@@ -15,7 +15,7 @@ from ingest.embed import Embedder
 from ingest.index import StoredArticle
 from ingest.lexical import LexicalIndex
 from ingest.sentences import sentence_spans
-from bot.dates import MONTHS, WEEKDAYS, explain_dates
+from bot.dates import FUTURE, MONTHS, WEEKDAYS, explain_dates
 from ingest.types import Passage
 from bot.types import Answer, Citation, Hit
 
@@ -59,8 +59,7 @@ _NOT_UNITS = {"have", "has", "had", "were", "was", "are", "did", "does", "will",
 _EXCLUDED = re.compile(r"\b(?:besides|apart from|aside from|other than|except(?: for)?)\s+(?:the\s+|a\s+|an\s+)?[\w'’-]+", re.I)
 # "What else ... besides X?" is answered by the sentence that adds something: "also", "too", "as well".
 _ADDITION = re.compile(r"\b(also|too|as well|in addition|additionally|another)\b", re.I)
-# Evidence that only announces ("will be held", "is expected to") cannot answer what already happened.
-_FUTURE = re.compile(r"\b(will|shall|is (?:expected|set|scheduled|due|going) to|are (?:expected|set|scheduled|due|going) to|upcoming)\b", re.I)
+# Evidence that only announces (FUTURE: "will be held") cannot answer a question about what already happened.
 _PAST_QUESTION = re.compile(r"\b(did|was|were|won|lost|happened|ended|beat|defeated|died|killed|announced)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*")
 _STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on", "at", "but", "and", "mr", "mrs", "ms", "dr"}
@@ -272,7 +271,7 @@ class ExtractiveAnswerer:
         s = self.settings
         q_terms = set(LexicalIndex.tokenize([without_exclusions(question)])[0])
         avoid = excluded_terms(question)
-        past = bool(_PAST_QUESTION.search(question)) and not _FUTURE.search(question)
+        past = bool(_PAST_QUESTION.search(question)) and not FUTURE.search(question)
         weights = self.lexical().idf(sorted(q_terms)) if self.lexical else dict.fromkeys(q_terms, 1.0)
         total = sum(weights.values()) or 1.0
         qtype = question_type(question)
@@ -293,7 +292,7 @@ class ExtractiveAnswerer:
                 type_match=type_match(qtype, text if headline is None else " " + text, question),
                 novel=novelty(t, q_terms, avoid, text),
                 age=max(0, (newest - hit.article.date).days) if newest and hit.article.date else 0,
-                announced=1.0 if past and _FUTURE.search(text) else 0.0,
+                announced=1.0 if past and FUTURE.search(text) else 0.0,
                 headline=headline,
             )
 

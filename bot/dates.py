@@ -21,6 +21,9 @@ _RELATIVE = re.compile(
     rf"|(?:on |last |this |next )?(?:{_DAY_RE}))\b",
 )
 
+# Words that put what follows them in the future: "… confirmed Sunday that she will headline the show in February".
+FUTURE = re.compile(r"\b(will|shall|(?:is|are) (?:expected|set|scheduled|due|going) to|upcoming)\b", re.I)
+
 
 def _month_year(d: date) -> str:
     return f"{MONTHS[d.month - 1].capitalize()} {d.year}"
@@ -38,8 +41,11 @@ def _last_named_month(text: str, article_date: date) -> date | None:
     return found
 
 
-def resolve(expression: str, article_date: date, context: str = "") -> str | None:
-    """What a relative `expression` means in an article of `article_date`; `context` is the text before it."""
+def resolve(expression: str, article_date: date, context: str = "", future: bool = False) -> str | None:
+    """What a relative `expression` means in an article of `article_date`; `context` is the text before it.
+
+    `future`: the expression follows a "will" — "on Tuesday" is then the coming Tuesday, not the last one.
+    """
     e = expression.lower()
     anchor = _last_named_month(context, article_date)
     if e in ("the following month", "the next month", "a month later"):
@@ -69,6 +75,8 @@ def resolve(expression: str, article_date: date, context: str = "") -> str | Non
         if words[0] == "next":
             delta = (target - article_date.weekday()) % 7 or 7
             return _long(article_date + timedelta(days=delta))
+        if future and words[0] != "last":
+            return _long(article_date + timedelta(days=(target - article_date.weekday()) % 7))
         delta = (article_date.weekday() - target) % 7
         if words[0] == "last" and delta == 0:
             delta = 7
@@ -84,21 +92,27 @@ def explain_dates(sentence: str, article_date: date | None, before: str = "") ->
     """`sentence` with each relative date followed by its meaning in brackets, e.g. "the following month [September 2022]".
 
     Months named without a year ("in March") get their year too. `before` is the article text preceding
-    the sentence, used as the anchor for "the following month" and the like.
+    the sentence, used as the anchor for "the following month" and the like. After a "will", a weekday or
+    month is the next one ("will headline the show in February", written in October: February of next year).
     """
     if article_date is None:
         return sentence
     out, pos = [], 0
     spans = []
+    future = FUTURE.search(sentence)
     for m in _RELATIVE.finditer(sentence):
-        meaning = resolve(m.group("rel"), article_date, before + " " + sentence[: m.start()])
+        ahead = bool(future and future.end() <= m.start())
+        meaning = resolve(m.group("rel"), article_date, before + " " + sentence[: m.start()], future=ahead)
         if meaning:
             spans.append((m.end(), meaning))
     for m in _NAMED_MONTH.finditer(sentence):
         if m.group(3) or (m.group(1) is None):
             continue  # has a year already, or a bare "May"/"March" that may not be a date
         month = MONTHS.index(m.group(2).lower()) + 1
-        year = article_date.year if month <= article_date.month else article_date.year - 1
+        if future and future.end() <= m.start():
+            year = article_date.year if month >= article_date.month else article_date.year + 1
+        else:
+            year = article_date.year if month <= article_date.month else article_date.year - 1
         spans.append((m.end(), str(year)))
     for end, meaning in sorted(spans):
         out.append(sentence[pos:end])
@@ -150,3 +164,4 @@ def question_window(question: str, as_of: date) -> tuple[date, date] | None:
         if year <= as_of.year:
             return date(year, 1, 1), min(as_of, date(year, 12, 31) + timedelta(days=30))
     return None
+

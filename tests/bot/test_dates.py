@@ -20,6 +20,13 @@ D = date(2022, 10, 26)  # a Wednesday
     ("It happened in May 2019.", "", "It happened in May 2019."),
     ("It rained yesterday.", "", "It rained yesterday [25 October 2022]."),
     ("He left the following month.", "", "He left the following month."),
+    # after a "will", a weekday or month is the coming one; what was said before it stays in the past
+    ("The NFL confirmed on Sunday that she will headline the show in February.", "",
+     "The NFL confirmed on Sunday [23 October 2022] that she will headline the show in February [2023]."),
+    ("He will meet Akar on Friday.", "", "He will meet Akar on Friday [28 October 2022]."),
+    ("The vote is expected to take place in December.", "", "The vote is expected to take place in December [2022]."),
+    ("The summit will open on Wednesday, after talks last Monday.", "",
+     "The summit will open on Wednesday [26 October 2022], after talks last Monday [24 October 2022]."),
 ])
 def test_explain_dates(sentence, before, expected):
     assert explain_dates(sentence, D, before) == expected
