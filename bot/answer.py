@@ -15,7 +15,7 @@ from ingest.embed import Embedder
 from ingest.index import StoredArticle
 from ingest.lexical import LexicalIndex
 from ingest.sentences import sentence_spans
-from bot.dates import FUTURE, MONTHS, WEEKDAYS, explain_dates
+from bot.dates import FUTURE, MONTHS, WEEKDAYS, explain_dates, is_past, question_window
 from ingest.types import Passage
 from bot.types import Answer, Citation, Hit
 
@@ -63,6 +63,9 @@ _ADDITION = re.compile(r"\b(also|too|as well|in addition|additionally|another)\b
 _PAST_QUESTION = re.compile(r"\b(did|was|were|won|lost|happened|ended|beat|defeated|died|killed|announced)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*")
 _STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on", "at", "but", "and", "mr", "mrs", "ms", "dr"}
+_INITIAL_NAME = re.compile(r"\W*([A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*)")
+# Capitalised words that are no fact of their own: the day and month an outlet reports on, wire tags.
+_NOT_KEYS = frozenset(MONTHS + WEEKDAYS + [m[:3] for m in MONTHS] + ["sept", "cnn", "ap", "us", "u.s", "reuters"])
 # Wire datelines that open a story's first sentence: "(CNN) ", "NEW YORK (AP) — ", "NASHVILLE, Tenn. – ",
 # "New York CNN — ".
 _DATELINE = re.compile(
@@ -89,6 +92,36 @@ def new_names(sentence: str, question: str) -> int:
     q = question.lower()
     names = [m.group(0) for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
     return sum(1 for n in names if n.lower() not in _STOP_CAPS and n.lower() not in q)
+
+
+def answer_keys(sentence: str, question: str, qtype: str | None, proper: Callable[[str], bool] = lambda word: False) -> frozenset[str]:
+    """What a sentence adds to the question that another quote can be checked for, lower-cased: the names, numbers
+    (with a digit) and quoted titles the question does not hold — of the asked kind when it has one (numbers for
+    "how many", titles for "which show", names for who and where).
+
+    `proper(word)` says whether a sentence's capitalised first word is a name ("Mississippi's capital …") rather
+    than an ordinary word that opens the sentence ("Although …").
+    """
+    def new(key: str) -> bool:
+        return len(key) >= 2 and key not in _NOT_KEYS and key not in _STOP_CAPS and not says(question, key)
+
+    names = {_key(m.group(0)) for m in _CAPITALISED.finditer(sentence) if m.start() > 0}
+    if (first := _INITIAL_NAME.match(sentence)) and proper(_key(first.group(1).split()[0])):
+        names.add(_key(first.group(1)))
+    numbers = {m.group(0).lower().strip(".,") for m in _NUMBER.finditer(sentence) if any(ch.isdigit() for ch in m.group(0))}
+    titles = {_key(m.group(1)) for m in _QUOTED_TITLE.finditer(sentence)}
+    keys = {"number": numbers, "title": titles or names, "who": names | titles, "where": names | titles}.get(qtype, names | numbers | titles)
+    return frozenset(k for k in keys if new(k))
+
+
+def _key(name: str) -> str:
+    """"Japan's" and "Japan" name the same thing."""
+    return re.sub(r"['’]s?$", "", name.lower()).strip(" .,")
+
+
+def says(text: str, key: str) -> bool:
+    """Whether `text` holds `key` (an answer_keys() key) as whole words."""
+    return re.search(rf"(?<!\w){re.escape(key)}(?!\w)", text.lower()) is not None
 
 
 def without_exclusions(question: str) -> str:
@@ -181,7 +214,7 @@ class ExtractiveSettings:
     staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
     staleness_days: float = 90.0  # ... reaching the full weight at this age
     announced_weight: float = 0.1  # confidence lost by future-tense evidence for a past-tense question
-    freshness_weight: float = 0.05  # score lost by a sentence from an article older than the newest ...
+    freshness_weight: float = 0.2  # score lost by a sentence from an article older than the newest ...
     freshness_days: float = 30.0  # ... reaching the full weight at this age ("this week" questions)
 
 
@@ -205,7 +238,7 @@ class ExtractiveAnswerer:
         return answer
 
     def _answer(self, question: str, hits: Sequence[Hit], as_of: date | None, newest: date | None) -> Answer:
-        candidates = self.candidates(question, hits, newest)
+        candidates = self.candidates(question, hits, newest, as_of=as_of)
         if not candidates:
             return abstain(question, as_of=as_of, confidence=0.0)
         best = max(candidates, key=self.score)
@@ -224,29 +257,43 @@ class ExtractiveAnswerer:
                 before = self.preceding(best.hit.passage) + " " + before
             shown = explain_dates(best.text, best.hit.article.date, before)
         citations = [citation_of(1, best.hit, quoted.text, quoted.start)]
-        for c in self.corroborating(best, sentences):
+        for c in self.corroborating(best, sentences, question, hits, newest):
             citations.append(citation_of(len(citations) + 1, c.hit, c.text, c.start))
         markers = "".join(f"[{c.n}]" for c in citations)
         return Answer(question=question, text=f"{shown} {markers}", citations=tuple(citations), abstained=False, as_of=as_of,
                       confidence=confidence)
 
-    def corroborating(self, best: Candidate, sentences: Sequence[Candidate]) -> list[Candidate]:
-        """Sentences of other articles that say what the answer says (near-duplicates by embedding), most alike first.
+    def corroborating(self, best: Candidate, sentences: Sequence[Candidate], question: str, hits: Sequence[Hit] = (),
+                      newest: date | None = None) -> list[Candidate]:
+        """Sentences of other articles that report the answer's fact too, cited with it (at most max_corroborating).
 
-        On dev, such a sentence holds the gold answer exactly when the answer does in 73 of 77 cases.
+        First near-duplicates by embedding (cosine ≥ 0.9: on dev such a sentence holds the gold answer exactly when
+        the answer does in 73 of 77 cases); then sentences that repeat every name, number and title the answer adds
+        to the question (answer_keys) and would answer it themselves (confidence ≥ min_confidence), best first.
         """
         s = self.settings
-        if best.vector is None:
-            return []
-        alike = sorted(((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0])
         out: list[Candidate] = []
         cited = {best.hit.article.id}
-        for sim, c in alike:
-            if sim < s.corroboration or len(out) == s.max_corroborating:
-                break
-            if c.hit.article.id not in cited:
+
+        def cite(c: Candidate) -> None:
+            if c.hit.article.id not in cited and len(out) < s.max_corroborating:
                 out.append(c)
                 cited.add(c.hit.article.id)
+
+        if best.vector is not None:
+            for sim, c in sorted(((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0]):
+                if sim < s.corroboration:
+                    break
+                cite(c)
+        others = [c for c in sentences if c.hit.article.id not in cited]
+        if len(out) < s.max_corroborating and others:
+            lower = {w for h in hits for w in re.findall(r"[\w'’-]+", h.passage.text) if w[0].islower()}  # not names
+            keys = answer_keys(best.text if best.headline is None else " " + best.text, question, question_type(question),
+                               proper=lambda word: word not in lower)
+            if keys:
+                for c in sorted(others, key=self.score, reverse=True):
+                    if all(says(c.text, k) for k in keys) and self.confidence(c, newest) >= s.min_confidence:
+                        cite(c)
         return out
 
     def score(self, c: Candidate) -> float:
@@ -267,8 +314,11 @@ class ExtractiveAnswerer:
             raw -= s.staleness_weight * min(1.0, max(0, (newest - evidence).days) / s.staleness_days)
         return max(0.0, min(1.0, raw))
 
-    def candidates(self, question: str, hits: Sequence[Hit], newest: date | None = None) -> list[Candidate]:
+    def candidates(self, question: str, hits: Sequence[Hit], newest: date | None = None, *,
+                   as_of: date | None = None) -> list[Candidate]:
         s = self.settings
+        if is_past(question_window(question, as_of) if as_of else None, as_of):
+            newest = None  # "in 2018": a sentence is not less likely to answer for being old (staleness still counts)
         q_terms = set(LexicalIndex.tokenize([without_exclusions(question)])[0])
         avoid = excluded_terms(question)
         past = bool(_PAST_QUESTION.search(question)) and not FUTURE.search(question)

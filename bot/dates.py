@@ -165,3 +165,8 @@ def question_window(question: str, as_of: date) -> tuple[date, date] | None:
             return date(year, 1, 1), min(as_of, date(year, 12, 31) + timedelta(days=30))
     return None
 
+
+def is_past(window: tuple[date, date] | None, as_of: date | None) -> bool:
+    """Whether a question's time window ends more than a month before `as_of` ("in 2018", "last March"):
+    then nothing should pull towards the newest articles."""
+    return window is not None and as_of is not None and (as_of - window[1]).days > 30

@@ -14,7 +14,7 @@ from ingest.embed import Embedder
 from ingest.index import Index, date_int
 from ingest.lexical import LexicalIndex
 from ingest.types import Passage
-from bot.dates import question_window
+from bot.dates import is_past, question_window
 from bot.types import Hit
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class Searcher:
             fused[pid] += s.dense_weight / (s.rrf_k + rank + 1)
         for rank, (pid, _) in enumerate(c.lexical):
             fused[pid] += s.lexical_weight / (s.rrf_k + rank + 1)
-        about_the_past = window is not None and as_of is not None and (as_of - window[1]).days > 30
+        about_the_past = is_past(window, as_of)
         if s.recency_weight and as_of is not None and not about_the_past:  # "in 2018": no pull towards today
             dates = self._date_lookup()
             now = as_of.toordinal()

@@ -8,7 +8,7 @@ import pytest
 from ingest.embed import HashEmbedder
 from ingest.index import StoredArticle
 from ingest.types import Passage
-from bot.answer import ABSTAIN_TEXT, ExtractiveAnswerer, ExtractiveSettings, headline_of, question_type, type_match
+from bot.answer import ABSTAIN_TEXT, ExtractiveAnswerer, ExtractiveSettings, answer_keys, headline_of, question_type, type_match
 from bot.types import Hit
 
 
@@ -168,6 +168,63 @@ def test_another_article_saying_the_same_is_cited_with_the_answer(embedder):
     assert a.citations[1].quote == same
     alone = ExtractiveAnswerer(embedder).answer("Which country confirmed its first cases of Marburg virus?", [hits[0], hits[2]])
     assert alone.text.endswith("said Sunday [23 October 2022]. [1]") and len(alone.citations) == 1
+
+
+def test_another_article_repeating_the_answers_name_is_cited_with_it(embedder):
+    """Told differently (no near-duplicate), another outlet's sentence that names the same performer backs the answer;
+    one on the same show that names nobody new, or someone else, does not."""
+    question = "The Super Bowl halftime show headliner was announced this week. Who will be performing?"
+    first = "The NFL and Roc Nation confirmed on Sunday that Rihanna will headline the Super Bowl halftime show."
+    same = "Pop star Rihanna is set to perform at the big game's halftime show, Roc Nation and the NFL said."
+    vague = "Fans had waited for weeks to learn who would follow last year's show."
+    other = "Last year the Super Bowl halftime show was headlined by Dr. Dre and Snoop Dogg."
+    hits = [hit(first, 1), hit(vague, 2), hit(other, 3), hit(same, 4)]
+    a = ExtractiveAnswerer(embedder).answer(question, hits)
+    assert a.text.startswith("The NFL and Roc Nation confirmed on Sunday") and a.text.endswith("[1][2]")
+    assert [c.article_id for c in a.citations] == ["a1", "a4"] and a.citations[1].quote == same
+    v = embedder.embed([first, same])
+    assert float(v[0] @ v[1]) < ExtractiveSettings().corroboration  # not cited as a near-duplicate
+    assert len(ExtractiveAnswerer(embedder).answer(question, hits[:3]).citations) == 1
+
+
+@pytest.mark.parametrize("sentence, question, expected", [
+    # the names the question does not hold; its day and the outlet are not the fact
+    ("The NFL confirmed on Sunday that Rihanna will headline the Super Bowl halftime show, CNN reported.",
+     "Who will headline the Super Bowl halftime show?", {"nfl", "rihanna"}),
+    # "how many" wants the number: the names around it are not what another quote must repeat
+    ("The bill was supported by all Democrats and 12 Republicans in the Senate.",
+     "How many Republicans supported the bill?", {"12"}),
+    # a quoted title for "which show"; "Japan's" is "Japan"
+    ("Japan's Netflix hit “Alice in Borderland” was renewed.", "Which show was renewed?", {"alice in borderland"}),
+    ("Russia’s President Vladimir Putin granted citizenship to Edward Snowden.",
+     "Which country granted citizenship to Edward Snowden?", {"president vladimir putin"}),
+])
+def test_answer_keys(sentence, question, expected):
+    assert answer_keys(sentence, question, question_type(question)) == expected
+
+
+def test_a_name_that_opens_the_sentence_is_a_key_when_the_articles_never_write_it_in_lower_case():
+    sentence = "Mississippi’s capital has been without reliable tap water since Monday."
+    question = "Which state's capital city is facing a water crisis?"
+    assert answer_keys(sentence, question, question_type(question), proper=lambda word: word == "mississippi") == {"mississippi"}
+    assert answer_keys(sentence, question, question_type(question)) == frozenset()
+
+
+def test_fresher_evidence_wins_unless_the_question_asks_about_the_past():
+    """The same sentence in an article of this week and in one of last year: the fresh one is preferred; for a
+    question about 2021 neither is."""
+    text = "Mr Gantz will meet Turkish Defence Minister Hulusi Akar in Ankara."
+    hits = [hit(text, 1, article_date=date(2021, 10, 20)), hit(text, 2, article_date=date(2022, 10, 26))]
+    answerer = ExtractiveAnswerer(HashEmbedder(256))
+    now, newest = date(2022, 10, 27), date(2022, 10, 26)
+
+    def scores(question: str) -> dict[str, float]:
+        return {c.hit.article.id: answerer.score(c) for c in answerer.candidates(question, hits, newest, as_of=now)}
+
+    this_week = scores("Who will Gantz meet this week?")
+    assert this_week["a2"] - this_week["a1"] > 0.1  # more than the first rank's lead
+    in_2021 = scores("Who did Gantz meet in 2021?")
+    assert in_2021["a1"] > in_2021["a2"]  # only the rank counts
 
 
 def test_an_opening_dash_and_links_to_other_stories_are_not_quoted():
