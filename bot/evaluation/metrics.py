@@ -8,6 +8,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 _ARTICLES = {"a", "an", "the"}
+_MARKERS = re.compile(r"\[\d+\]")  # "[1][2][3]" would otherwise "hit" an answer of 3
+
+
+def said(answer: str) -> str:
+    """An answer's words without its citation markers: what is scored."""
+    return " ".join(_MARKERS.sub(" ", answer).split())
 
 
 def normalise(s: str) -> str:
@@ -81,21 +87,22 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
     def recall(k: int) -> float:
         return _mean(1.0 if rk is not None and rk <= k else 0.0 for rk in ranks)
 
-    hits = [not r["abstained"] and answer_hit(r["answer"], questions[r["id"]]["answers"]) for r in answerable]
+    text = {r["id"]: said(r["answer"]) for r in rows}
+    hits = [not r["abstained"] and answer_hit(text[r["id"]], questions[r["id"]]["answers"]) for r in answerable]
     strict = [
-        not r["abstained"] and answer_hit(r["answer"], questions[r["id"]].get("strict_answers") or questions[r["id"]]["answers"])
+        not r["abstained"] and answer_hit(text[r["id"]], questions[r["id"]].get("strict_answers") or questions[r["id"]]["answers"])
         for r in answerable
     ]
     with_choices = [r for r in answerable if questions[r["id"]].get("choices")]
     choice = [
-        choice_credit(r["answer"], questions[r["id"]]["choices"], questions[r["id"]]["answers"][0], r["abstained"])
+        choice_credit(text[r["id"]], questions[r["id"]]["choices"], questions[r["id"]]["answers"][0], r["abstained"])
         for r in with_choices
     ]
     cite_gold = [
         not r["abstained"] and bool({c["article_id"] for c in r["citations"]} & set(questions[r["id"]]["gold_ids"]))
         for r in answerable
     ]
-    lengths = [len(r["answer"].split()) for r in answerable if not r["abstained"]]
+    lengths = [len(text[r["id"]].split()) for r in answerable if not r["abstained"]]
     latencies = [r["latency_ms"] for r in rows]
     return {
         "questions": len(rows),

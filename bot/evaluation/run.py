@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ingest.errors import NewsbotError
 from ingest.pipeline import ingest, load_sources
-from bot.evaluation.metrics import answer_hit, score
+from bot.evaluation.metrics import answer_hit, said, score
 from bot.settings import Settings
 from bot.types import Answer
 
@@ -139,7 +139,7 @@ def run_eval(
     done = _resume(out, config)
     by_id = {q["id"]: q for q in eval_set.questions}
     todo = [q for q in questions if q["id"] not in done]
-    hits = sum(answer_hit(r["answer"], by_id[r["id"]]["answers"]) and not r["abstained"] for r in done.values())
+    hits = sum(answer_hit(said(r["answer"]), by_id[r["id"]]["answers"]) and not r["abstained"] for r in done.values())
     bar = tqdm(total=len(questions), initial=len(questions) - len(todo), desc="eval", unit=" q", disable=not progress)
     try:
         with (out / "predictions.jsonl").open("a", encoding="utf-8") as f:
@@ -148,7 +148,7 @@ def run_eval(
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()
                 done[q["id"]] = row
-                hits += bool(q["answerable"] and not row["abstained"] and answer_hit(row["answer"], q["answers"]))
+                hits += bool(q["answerable"] and not row["abstained"] and answer_hit(said(row["answer"]), q["answers"]))
                 bar.update(1)
                 bar.set_postfix(answer_hit=f"{hits / max(1, sum(by_id[i]['answerable'] for i in done)):.3f}")
                 if on_row:

@@ -87,6 +87,15 @@ def test_score_on_a_tiny_run():
     assert answered_by_line(m) is None  # one answerer: nothing to say
 
 
+def test_citation_markers_are_not_part_of_the_scored_answer():
+    """"… [1][2][3]" says nothing about the number 3; the markers are not words of the answer either."""
+    questions = {"q": {"answerable": True, "answers": ["3"], "gold_ids": ["g"], "choices": ["1", "2", "3", "4"]}}
+    rows = [{"id": "q", "answer": "The Avalanche won the Stanley Cup on Sunday. [1][2][3]", "abstained": False,
+             "citations": [{"article_id": "g"}], "retrieved": [], "latency_ms": 10}]
+    m = score(rows, questions)["answers"]
+    assert m["answer_hit"] == 0.0 and m["choice_accuracy"] == 0.0 and m["median_answer_words"] == 8
+
+
 def test_an_llm_runs_fallbacks_are_counted_and_reported():
     questions = {f"q{i}": {"answerable": True, "answers": ["Peru"], "gold_ids": ["h"]} for i in range(3)}
     rows = [{"id": f"q{i}", "answer": "Peru [1]", "abstained": False, "citations": [{"article_id": "h"}], "retrieved": [],
