@@ -23,6 +23,9 @@ from bot.types import Hit
     ("What has prompted discussions?", None),
     ("Which show received the most Emmy nominations?", "title"),
     ("Beyoncé's new album will be out July 29. What is it titled?", "title"),
+    # the scene first, then the question
+    ("Queen Elizabeth II, Britain's longest-serving monarch, died Thursday. When did she ascend to the throne?", "when"),
+    ("The Super Bowl halftime show was announced this week. Who will be performing?", "who"),
 ])
 def test_question_type(question, qtype):
     assert question_type(question) == qtype
