@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 _ARTICLES = {"a", "an", "the"}
-_MARKERS = re.compile(r"\[\d+\]")  # "[1][2][3]" would otherwise "hit" an answer of 3
+_MARKERS = re.compile(r"\[\d{1,2}\]")  # "[1][2][3]" would otherwise "hit" an answer of 3; "[2022]" explains a date
 
 
 def said(answer: str) -> str:

@@ -94,6 +94,9 @@ def test_citation_markers_are_not_part_of_the_scored_answer():
              "citations": [{"article_id": "g"}], "retrieved": [], "latency_ms": 10}]
     m = score(rows, questions)["answers"]
     assert m["answer_hit"] == 0.0 and m["choice_accuracy"] == 0.0 and m["median_answer_words"] == 8
+    rows[0]["answer"] = "Ties were restored last year [2021]. [1]"  # a date made explicit is part of the answer
+    questions["q"]["answers"] = ["2021"]
+    assert score(rows, questions)["answers"]["answer_hit"] == 1.0
 
 
 def test_an_llm_runs_fallbacks_are_counted_and_reported():
