@@ -199,6 +199,7 @@ def test_another_article_repeating_the_answers_name_is_cited_with_it(embedder):
      "How many Republicans supported the bill?", {"12"}),
     # a quoted title for "which show"; "Japan's" is "Japan"
     ("Japan's Netflix hit “Alice in Borderland” was renewed.", "Which show was renewed?", {"alice in borderland"}),
+    # a sentence's first word only when proper() says it is a name (next test)
     ("Russia’s President Vladimir Putin granted citizenship to Edward Snowden.",
      "Which country granted citizenship to Edward Snowden?", {"president vladimir putin"}),
 ])
