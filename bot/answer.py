@@ -45,7 +45,6 @@ _QTYPE_PATTERNS = [
     ("title", re.compile(r"\b(which|what)\b(\s+[\w’'-]+){0,2}\s+(show|film|movie|song|book|album|series|play|novel|single|musical"
                          r"|documentary|docuseries|podcast|sitcom|drama)s?\b|\btitled\b", re.I)),
 ]
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])")
 _DATE_WORDS = re.compile(
     r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|\d{4}|yesterday|today|tomorrow|tonight|decade|century|(last|next|this|following) (week|month|year))\b",
     re.I,
@@ -84,8 +83,8 @@ SIMILARITY_CHARS = 300  # a sentence's head compared with the question: long sen
 def question_type(question: str) -> str | None:
     """What kind of answer is asked for; a question that first sets the scene ("Queen Elizabeth II died
     Thursday. When did she ascend to the throne?") is read from its last sentence first."""
-    *scene, last = _SENTENCE_BREAK.split(question.strip())
-    for text in ([last, question] if scene else [question]):
+    spans = list(sentence_spans(question))
+    for text in ([question[slice(*spans[-1])], question] if len(spans) > 1 else [question]):
         for name, pattern in _QTYPE_PATTERNS:
             if pattern.search(text):
                 return name
