@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -28,10 +28,12 @@ class Answerer(Protocol):
     name: str
 
     def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
-               on_token: Callable[[str], None] | None = None) -> Answer:
+               on_token: Callable[[str], None] | None = None, further: Sequence[Hit] = ()) -> Answer:
         """Answer from `hits`; `newest` is the date of the newest article available as of `as_of`.
 
-        `on_token` receives the answer text as it is written (all at once when nothing streams).
+        `on_token` receives the answer text as it is written (all at once when nothing streams). `further` is more
+        retrieved text (lower-ranked hits, the hits' articles' other passages): not answered from, but other
+        sources of the answer may be cited from it.
         """
         ...
 
@@ -125,7 +127,18 @@ def _key(name: str) -> str:
 
 def says(text: str, key: str) -> bool:
     """Whether `text` holds `key` (an answer_keys() key) as whole words."""
-    return re.search(rf"(?<!\w){re.escape(key)}(?!\w)", text.lower()) is not None
+    return saying([key])(text)
+
+
+def saying(keys: Iterable[str]) -> Callable[[str], bool]:
+    """A check that a text holds every one of `keys` as whole words (compiled once, for many texts)."""
+    patterns = [(key, re.compile(rf"(?<!\w){re.escape(key)}(?!\w)")) for key in keys]
+
+    def holds(text: str) -> bool:
+        lower = text.lower()
+        return all(key in lower and pattern.search(lower) for key, pattern in patterns)
+
+    return holds
 
 
 def without_exclusions(question: str) -> str:
@@ -199,6 +212,38 @@ class Candidate:
         return self.headline if self.headline is not None else self.hit.passage.text[self.start:self.end]
 
 
+@dataclass
+class Asked:
+    """What the answerer knows of one question: its terms and their idf weights, the kind of answer it wants, what it
+    sets aside; its embedding once computed."""
+
+    question: str
+    terms: set[str]
+    weights: dict[str, float]
+    qtype: str | None
+    avoid: frozenset[str]
+    past: bool  # asks about what already happened: evidence that only announces it is weaker
+    newest: date | None  # the newest article available: older evidence is less sure (staleness) ...
+    freshest: date | None  # ... and ranks lower (freshness), unless the question is about the past
+    vector: np.ndarray | None = field(default=None, repr=False)
+
+    def candidate(self, hit: Hit, a: int, b: int, text: str, terms: set[str], near: set[str],
+                  headline: str | None = None) -> Candidate:
+        """text = hit.passage.text[a:b] (or the headline) with its cheap features; `near` holds its neighbours' terms too."""
+        total = sum(self.weights.values()) or 1.0
+        return Candidate(
+            hit, a, b, 0.0,
+            overlap=sum(self.weights[w] for w in self.terms & terms) / total,
+            context=sum(self.weights[w] for w in self.terms & near) / total,
+            # new_names() skips a sentence's first word; a headline's first word is often the name
+            type_match=type_match(self.qtype, text if headline is None else " " + text, self.question),
+            novel=novelty(terms, self.terms, self.avoid, text),
+            age=max(0, (self.freshest - hit.article.date).days) if self.freshest and hit.article.date else 0,
+            announced=1.0 if self.past and FUTURE.search(text) else 0.0,
+            headline=headline,
+        )
+
+
 @dataclass(frozen=True)
 class ExtractiveSettings:
     """Weights of the sentence score and of the confidence (tuned on ../shared/eval/dev)."""
@@ -214,7 +259,8 @@ class ExtractiveSettings:
     embed_top: int = 5  # sentences (by the cheap features) compared with the question by embedding
     embed_headlines: int = 1  # the best headline of the hits' articles (by the cheap features) is compared too
     corroboration: float = 0.9  # cosine at which another article's sentence says what the answer says ...
-    max_corroborating: int = 2  # ... and is cited with it, at most this many
+    max_corroborating: int = 3  # ... and is cited with it, at most this many
+    embed_restating: int = 4  # sentences outside the compared ones that hold the answer's keys, compared too
     staleness_weight: float = 0.2  # confidence lost by evidence much older than the newest article ...
     staleness_days: float = 90.0  # ... reaching the full weight at this age
     announced_weight: float = 0.1  # confidence lost by future-tense evidence for a past-tense question
@@ -235,14 +281,16 @@ class ExtractiveAnswerer:
         self.preceding = preceding  # article text before a passage: the anchor of "the following month"
 
     def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
-               on_token: Callable[[str], None] | None = None) -> Answer:
-        answer = self._answer(question, hits, as_of, newest)
+               on_token: Callable[[str], None] | None = None, further: Sequence[Hit] = ()) -> Answer:
+        answer = self._answer(question, hits, as_of, newest, further)
         if on_token:
             on_token(answer.text)
         return answer
 
-    def _answer(self, question: str, hits: Sequence[Hit], as_of: date | None, newest: date | None) -> Answer:
-        candidates = self.candidates(question, hits, newest, as_of=as_of)
+    def _answer(self, question: str, hits: Sequence[Hit], as_of: date | None, newest: date | None,
+                further: Sequence[Hit]) -> Answer:
+        asked = self.asked(question, newest, as_of)
+        candidates = self.compared(asked, self.shortlist(asked, hits))
         if not candidates:
             return abstain(question, as_of=as_of, confidence=0.0)
         best = max(candidates, key=self.score)
@@ -261,43 +309,56 @@ class ExtractiveAnswerer:
                 before = self.preceding(best.hit.passage) + " " + before
             shown = explain_dates(best.text, best.hit.article.date, before)
         citations = [citation_of(1, best.hit, quoted.text, quoted.start)]
-        for c in self.corroborating(best, sentences, question, hits, newest):
+        for c in self.corroborating(best, sentences, asked, hits, further):
             citations.append(citation_of(len(citations) + 1, c.hit, c.text, c.start))
         markers = "".join(f"[{c.n}]" for c in citations)
         return Answer(question=question, text=f"{shown} {markers}", citations=tuple(citations), abstained=False, as_of=as_of,
                       confidence=confidence)
 
-    def corroborating(self, best: Candidate, sentences: Sequence[Candidate], question: str, hits: Sequence[Hit] = (),
-                      newest: date | None = None) -> list[Candidate]:
+    def corroborating(self, best: Candidate, sentences: Sequence[Candidate], asked: Asked, hits: Sequence[Hit] = (),
+                      further: Sequence[Hit] = ()) -> list[Candidate]:
         """Sentences of other articles that report the answer's fact too, cited with it (at most max_corroborating).
 
         First near-duplicates by embedding (cosine ≥ 0.9: on dev such a sentence holds the gold answer exactly when
         the answer does in 73 of 77 cases); then sentences that repeat every name, number and title the answer adds
-        to the question (answer_keys) and would answer it themselves (confidence ≥ min_confidence), best first.
+        to the question (answer_keys) and would answer it themselves (confidence ≥ min_confidence): those already
+        compared with the question, then the best few of the hits' and `further`'s other sentences.
         """
         s = self.settings
         out: list[Candidate] = []
         cited = {best.hit.article.id}
 
-        def cite(c: Candidate) -> None:
-            if c.hit.article.id not in cited and len(out) < s.max_corroborating:
-                out.append(c)
-                cited.add(c.hit.article.id)
+        def cite(found: Sequence[Candidate]) -> None:
+            for c in found:
+                if c.hit.article.id not in cited and len(out) < s.max_corroborating:
+                    out.append(c)
+                    cited.add(c.hit.article.id)
 
         if best.vector is not None:
-            for sim, c in sorted(((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0]):
-                if sim < s.corroboration:
-                    break
-                cite(c)
-        others = [c for c in sentences if c.hit.article.id not in cited]
-        if len(out) < s.max_corroborating and others:
-            lower = {w for h in hits for w in re.findall(r"[\w'’-]+", h.passage.text) if w[0].islower()}  # not names
-            keys = answer_keys(best.text if best.headline is None else " " + best.text, question, question_type(question),
-                               proper=lambda word: word not in lower)
-            if keys:
-                for c in sorted(others, key=self.score, reverse=True):
-                    if all(says(c.text, k) for k in keys) and self.confidence(c, newest) >= s.min_confidence:
-                        cite(c)
+            similar = sorted(((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0])
+            cite([c for sim, c in similar if sim >= s.corroboration])
+        if len(out) == s.max_corroborating:
+            return out
+        lower = {w for h in hits for w in re.findall(r"[\w'’-]+", h.passage.text) if w[0].islower()}  # not names
+        keys = answer_keys(best.text if best.headline is None else " " + best.text, asked.question, asked.qtype,
+                           proper=lambda word: word not in lower)
+        if not keys:
+            return out
+
+        holds_keys = saying(keys)
+
+        def restates(c: Candidate) -> bool:
+            return c.hit.article.id not in cited and holds_keys(c.text)
+
+        def answers(found: Iterable[Candidate]) -> list[Candidate]:
+            return [c for c in sorted(found, key=self.score, reverse=True) if self.confidence(c, asked.newest) >= s.min_confidence]
+
+        cite(answers(c for c in sentences if restates(c)))
+        compared = {(c.hit.passage.id, c.start) for c in sentences}
+        more = [h for h in (*hits, *further) if h.article.id not in cited and holds_keys(h.passage.text)]
+        if len(out) < s.max_corroborating and more:
+            rest = [c for c in self.sentences(asked, more) if (c.hit.passage.id, c.start) not in compared and restates(c)]
+            cite(answers(self.compared(asked, rest[: s.embed_restating])))
         return out
 
     def score(self, c: Candidate) -> float:
@@ -318,53 +379,61 @@ class ExtractiveAnswerer:
             raw -= s.staleness_weight * min(1.0, max(0, (newest - evidence).days) / s.staleness_days)
         return max(0.0, min(1.0, raw))
 
+    def asked(self, question: str, newest: date | None = None, as_of: date | None = None) -> Asked:
+        terms = set(LexicalIndex.tokenize([without_exclusions(question)])[0])
+        weights = self.lexical().idf(sorted(terms)) if self.lexical else dict.fromkeys(terms, 1.0)
+        return Asked(
+            question, terms, weights, question_type(question), excluded_terms(question),
+            past=bool(_PAST_QUESTION.search(question)) and not FUTURE.search(question),
+            newest=newest,
+            # "in 2018": a sentence is not less likely to answer for being old (staleness still counts)
+            freshest=None if is_past(question_window(question, as_of) if as_of else None, as_of) else newest,
+        )
+
     def candidates(self, question: str, hits: Sequence[Hit], newest: date | None = None, *,
                    as_of: date | None = None) -> list[Candidate]:
+        """The hits' sentences worth comparing with the question and the best headline, compared by embedding."""
+        asked = self.asked(question, newest, as_of)
+        return self.compared(asked, self.shortlist(asked, hits))
+
+    def shortlist(self, asked: Asked, hits: Sequence[Hit]) -> list[Candidate]:
+        """The few sentences worth comparing with the question, and the best headline of the hits' articles.
+
+        Embedding every sentence of every hit costs more than the rest of ask(); the cheap features pick them.
+        """
         s = self.settings
-        if is_past(question_window(question, as_of) if as_of else None, as_of):
-            newest = None  # "in 2018": a sentence is not less likely to answer for being old (staleness still counts)
-        q_terms = set(LexicalIndex.tokenize([without_exclusions(question)])[0])
-        avoid = excluded_terms(question)
-        past = bool(_PAST_QUESTION.search(question)) and not FUTURE.search(question)
-        weights = self.lexical().idf(sorted(q_terms)) if self.lexical else dict.fromkeys(q_terms, 1.0)
-        total = sum(weights.values()) or 1.0
-        qtype = question_type(question)
-        spans: list[tuple[Hit, int, int]] = []
-        for hit in hits:
-            spans += [(hit, a, b) for a, b in hit_sentences(hit)[: s.max_sentences_per_hit]]
-        if not spans:
+        out = self.sentences(asked, hits)[: s.embed_top]
+        if not out:
             return []
-        texts = [h.passage.text[a:b] for h, a, b in spans]
-        terms = [set(t) for t in LexicalIndex.tokenize(texts)]
-
-        def candidate(hit: Hit, a: int, b: int, text: str, t: set[str], near: set[str], headline: str | None = None) -> Candidate:
-            return Candidate(
-                hit, a, b, 0.0,
-                overlap=sum(weights[w] for w in q_terms & t) / total,
-                context=sum(weights[w] for w in q_terms & near) / total,
-                # new_names() skips a sentence's first word; a headline's first word is often the name
-                type_match=type_match(qtype, text if headline is None else " " + text, question),
-                novel=novelty(t, q_terms, avoid, text),
-                age=max(0, (newest - hit.article.date).days) if newest and hit.article.date else 0,
-                announced=1.0 if past and FUTURE.search(text) else 0.0,
-                headline=headline,
-            )
-
-        out = []
-        for i, ((hit, a, b), text, t) in enumerate(zip(spans, texts, terms)):
-            near = t | (terms[i - 1] if i and spans[i - 1][0] is hit else set()) | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
-            out.append(candidate(hit, a, b, text, t, near))
-        # Embedding every sentence of every hit costs more than the rest of ask(); the cheap
-        # features pick the few worth comparing with the question. Each article's headline competes too.
-        out.sort(key=self.score, reverse=True)
-        out = out[: s.embed_top]
         first_hits = {h.article.id: h for h in reversed(hits)}  # each article's best-ranked hit
         titled = [(hit, title) for hit in first_hits.values() if (title := headline_of(hit.article))]
         title_terms = LexicalIndex.tokenize([title for _, title in titled]) if titled else []
-        headlines = [candidate(hit, 0, 0, title, set(t), set(t), headline=title) for (hit, title), t in zip(titled, title_terms)]
-        out += sorted(headlines, key=self.score, reverse=True)[: s.embed_headlines]
-        vecs = self.embedder.embed([question, *(c.text[:SIMILARITY_CHARS] for c in out)])
-        return [dataclasses.replace(c, semantic=float(sim), vector=v) for c, sim, v in zip(out, vecs[1:] @ vecs[0], vecs[1:])]
+        headlines = [asked.candidate(hit, 0, 0, title, set(t), set(t), headline=title) for (hit, title), t in zip(titled, title_terms)]
+        return out + sorted(headlines, key=self.score, reverse=True)[: s.embed_headlines]
+
+    def sentences(self, asked: Asked, hits: Sequence[Hit]) -> list[Candidate]:
+        """Every sentence of the hits with its cheap features (all but the embedding), best first."""
+        spans: list[tuple[Hit, int, int]] = []
+        for hit in hits:
+            spans += [(hit, a, b) for a, b in hit_sentences(hit)[: self.settings.max_sentences_per_hit]]
+        texts = [h.passage.text[a:b] for h, a, b in spans]
+        terms = [set(t) for t in LexicalIndex.tokenize(texts)] if texts else []
+        out = []
+        for i, ((hit, a, b), text, t) in enumerate(zip(spans, texts, terms)):
+            near = t | (terms[i - 1] if i and spans[i - 1][0] is hit else set()) | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
+            out.append(asked.candidate(hit, a, b, text, t, near))
+        return sorted(out, key=self.score, reverse=True)
+
+    def compared(self, asked: Asked, candidates: list[Candidate]) -> list[Candidate]:
+        """`candidates` with their embedding and its cosine with the question's (embedded once per question)."""
+        if not candidates:
+            return []
+        texts = [c.text[:SIMILARITY_CHARS] for c in candidates]
+        if asked.vector is None:
+            asked.vector, *vecs = self.embedder.embed([asked.question, *texts])
+        else:
+            vecs = list(self.embedder.embed(texts))
+        return [dataclasses.replace(c, semantic=float(v @ asked.vector), vector=v) for c, v in zip(candidates, vecs)]
 
 
 def hit_sentences(hit: Hit) -> list[tuple[int, int]]:

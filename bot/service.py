@@ -16,7 +16,7 @@ from ingest.types import Passage
 from bot.answer import Answerer, ExtractiveAnswerer, excluded_terms, without_exclusions
 from bot.search import Searcher, SearchSettings
 from bot.settings import Settings
-from bot.types import Answer
+from bot.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -77,6 +77,15 @@ class NewsBot:
         found = self.index.passages([prev]).get(prev)
         return found.text if found else ""
 
+    def further(self, hits: Sequence[Hit], k: int) -> list[Hit]:
+        """What the answerer may cite besides the first k hits: the hits ranked after them, then the other passages
+        of every hit's article (another outlet's report of the same fact often sits in a passage that did not rank)."""
+        shown = {p.id for h in hits for p in (h.parts or (h.passage,))}
+        best = {h.article.id: h for h in reversed(hits)}  # each article's best-ranked hit
+        rest = [dataclasses.replace(best[p.article_id], passage=p, parts=(), score=0.0, rank=len(hits) + 1, dense=0.0, lexical=0.0)
+                for p in self.index.article_passages(best) if p.id not in shown]
+        return [*hits[k:], *rest]
+
     def ask(self, question: str, *, history: Sequence[Turn] = (), as_of: date | None = None, k: int | None = None,
             on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer `question` from articles published on or before `as_of` (default: today).
@@ -92,7 +101,8 @@ class NewsBot:
         hits = self.searcher.search(without_exclusions(query), k=max(k, self.retrieve_k), as_of=as_of,
                                     avoid=excluded_terms(question))
         t1 = time.perf_counter()
-        answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of), on_token=on_token)
+        answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of), on_token=on_token,
+                                      further=self.further(hits, k))
         t2 = time.perf_counter()
         return dataclasses.replace(answer, retrieved=tuple(hits), as_of=as_of,
                                    timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000})

@@ -236,13 +236,18 @@ class Index:
         rows = self._rows_by_id('SELECT id, article_id, n, text, start, "end" FROM passages', ids)
         return {r[0]: Passage(*r) for r in rows}
 
-    def _rows_by_id(self, select: str, ids: Iterable[str]) -> list[sqlite3.Row]:
-        """`select ... WHERE id IN (...)` in chunks under SQLite's variable limit."""
+    def article_passages(self, article_ids: Iterable[str]) -> list[Passage]:
+        """Every passage of these articles, in article order."""
+        rows = self._rows_by_id('SELECT id, article_id, n, text, start, "end" FROM passages', article_ids, column="article_id")
+        return sorted((Passage(*r) for r in rows), key=lambda p: (p.article_id, p.n))
+
+    def _rows_by_id(self, select: str, ids: Iterable[str], column: str = "id") -> list[sqlite3.Row]:
+        """`select ... WHERE <column> IN (...)` in chunks under SQLite's variable limit."""
         ids = list(dict.fromkeys(ids))
         rows: list[sqlite3.Row] = []
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            rows += self.db.execute(f"{select} WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            rows += self.db.execute(f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk).fetchall()
         return rows
 
     # --- writing --------------------------------------------------------------------------------

@@ -116,21 +116,24 @@ class LLMAnswerer:
 
     # -------------------------------------------------------------------------------- answering
     def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
-               on_token: Callable[[str], None] | None = None) -> Answer:
+               on_token: Callable[[str], None] | None = None, further: Sequence[Hit] = ()) -> Answer:
+        """The model's answer from `hits`, verified; the extractive one (which may also cite from `further`) when
+        the model fails or none of its citations checks out."""
         if not hits:
             return self.fallback.answer(question, hits, as_of=as_of, newest=newest, on_token=on_token)
         try:
             draft = self._with_retries(lambda: self.draft(question, hits, as_of or date.today(), on_token))
         except Exception as e:
             logger.warning("language model failed (%s): answering extractively", describe(e), exc_info=logger.isEnabledFor(logging.DEBUG))
-            return self._fallback(question, hits, as_of, newest, f"The language model failed ({describe(e)}); this is the extractive answer.")
+            return self._fallback(question, hits, as_of, newest, further,
+                                  f"The language model failed ({describe(e)}); this is the extractive answer.")
         if not draft.answerable:
             return dataclasses.replace(abstain(question, as_of=as_of, confidence=0.0), answerer=self.name)
         checked = verify(draft, hits, question)
         for reason in checked.dropped:
             logger.info("dropped from the model's answer: %s", reason)
         if not checked.citations:
-            return self._fallback(question, hits, as_of, newest,
+            return self._fallback(question, hits, as_of, newest, further,
                                   "The language model's answer had no citation that checks out against the articles; "
                                   "this is the extractive answer.")
         note = f"Removed from the model's answer as unsupported: {len(checked.dropped)} item(s)." if checked.dropped else None
@@ -182,8 +185,8 @@ class LLMAnswerer:
                 logger.warning("language model call failed (%s); retry %d of %d in %.1f s", describe(e), attempt + 1, self.retries, delay)
                 self.sleep(delay)
 
-    def _fallback(self, question, hits, as_of, newest, note: str) -> Answer:
-        return dataclasses.replace(self.fallback.answer(question, hits, as_of=as_of, newest=newest), note=note)
+    def _fallback(self, question, hits, as_of, newest, further, note: str) -> Answer:
+        return dataclasses.replace(self.fallback.answer(question, hits, as_of=as_of, newest=newest, further=further), note=note)
 
     # -------------------------------------------------------------------------------- follow-ups
     def condense(self, question: str, history: Sequence[Turn], as_of: date) -> str | None:

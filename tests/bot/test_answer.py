@@ -190,6 +190,23 @@ def test_another_article_repeating_the_answers_name_is_cited_with_it(embedder):
     assert len(ExtractiveAnswerer(embedder).answer(question, hits[:3]).citations) == 1
 
 
+def test_sources_outside_the_answered_hits_are_cited_but_never_answered_from(embedder):
+    """Another outlet's report of the answer's fact is cited from `further` (a lower-ranked hit, an unranked passage
+    of a retrieved article) even deep in a long passage; `further` never supplies the answer itself."""
+    question = "The Super Bowl halftime show headliner was announced this week. Who will be performing?"
+    first = "The NFL and Roc Nation confirmed on Sunday that Rihanna will headline the Super Bowl halftime show."
+    vague = "Fans had waited for weeks to learn who would follow last year's show."
+    filler = " ".join(f"The stadium in Glendale has hosted {n} big games before." for n in ("two", "three", "four", "five", "six"))
+    same = "Pop star Rihanna is set to perform at the big game's halftime show, Roc Nation and the NFL said."
+    better = "Rihanna will perform at the Super Bowl halftime show this year, it was announced this week."  # no NFL
+    answerer = ExtractiveAnswerer(embedder)
+    alone = answerer.answer(question, [hit(first, 1), hit(vague, 2)])
+    a = answerer.answer(question, [hit(first, 1), hit(vague, 2)], further=[hit(better, 6), hit(f"{filler} {same}", 7)])
+    assert a.text == alone.text.replace("[1]", "[1][2]") and a.text.startswith("The NFL and Roc Nation confirmed")
+    assert [c.article_id for c in a.citations] == ["a1", "a7"] and a.citations[1].quote == same
+    assert answerer.answer(question, [hit(first, 1)], further=[hit(better, 6)]).citations[1:] == ()
+
+
 @pytest.mark.parametrize("sentence, question, expected", [
     # the names the question does not hold; its day and the outlet are not the fact
     ("The NFL confirmed on Sunday that Rihanna will headline the Super Bowl halftime show, CNN reported.",

@@ -52,6 +52,20 @@ def test_as_of_excludes_later_articles(bot):
     assert all(h.article.date is None or h.article.date <= as_of for h in answer.retrieved)
 
 
+def test_further_holds_the_lower_hits_and_the_rest_of_every_retrieved_article(bot):
+    """What the answerer may cite besides the top k: the hits after them, then each retrieved article's passages that
+    did not come back, once each, so that every passage of those articles is within reach."""
+    hits = bot.searcher.search("Who will headline the Super Bowl halftime show?", k=10, as_of=date(2022, 9, 30))
+    further = bot.further(hits, 5)
+    assert further[:5] == hits[5:]
+    rest = further[5:]
+    shown = [p.id for h in hits for p in (h.parts or (h.passage,))]
+    articles = {h.article.id for h in hits}
+    assert rest and {h.article.id for h in rest} <= articles
+    assert sorted(shown + [h.passage.id for h in rest]) == sorted(p.id for p in bot.index.article_passages(articles))
+    assert all(h.passage.text == bot.index.passages([h.passage.id])[h.passage.id].text for h in rest)
+
+
 def test_every_citation_quotes_its_passage(bot):
     answer = bot.ask("Who will Gantz meet in Turkey?", as_of=date(2022, 10, 26))
     assert "Akar" in answer.text
