@@ -327,12 +327,15 @@ class ExtractiveAnswerer:
         s = self.settings
         out: list[Candidate] = []
         cited = {best.hit.article.id}
+        first = supporting_sentence(best) if best.headline is not None else best
+        copies = copy_marks(first)  # a page cited once, or its outlet's sentence cited once, is no second source
 
         def cite(found: Sequence[Candidate]) -> None:
             for c in found:
-                if c.hit.article.id not in cited and len(out) < s.max_corroborating:
+                if c.hit.article.id not in cited and not copy_marks(c) & copies and len(out) < s.max_corroborating:
                     out.append(c)
                     cited.add(c.hit.article.id)
+                    copies.update(copy_marks(c))
 
         if best.vector is not None:
             similar = sorted(((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0])
@@ -468,6 +471,14 @@ def supporting_sentence(headline: Candidate) -> Candidate:
     terms = LexicalIndex.tokenize([text[a:b] for a, b in spans])
     best = max(range(len(spans)), key=lambda i: (len(words & set(terms[i])), -i))
     return dataclasses.replace(headline, start=spans[best][0], end=spans[best][1], headline=None)
+
+
+def copy_marks(c: Candidate) -> set[tuple[str, str | None]]:
+    """What makes a second citation a copy of this one: the same page under another address (".../index.html",
+    "http://www."), or the same sentence from the same outlet."""
+    a = c.hit.article
+    page = re.sub(r"^https?://(www\.)?|/(index\.html?)?$|[?#].*$", "", a.url) if a.url else a.id
+    return {("page", page), (c.text, a.source)}
 
 
 def novelty(terms: set[str], q_terms: set[str], avoid: frozenset[str], text: str) -> float:

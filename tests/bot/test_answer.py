@@ -59,8 +59,8 @@ def test_type_match(qtype, question, sentence, expected):
 
 
 def hit(text: str, rank: int = 1, article_date: date | None = date(2022, 10, 26), title: str | None = None,
-        source: str = "example.com") -> Hit:
-    article = StoredArticle(f"a{rank}", "h", title or f"Title {rank}", f"https://example.com/{rank}", article_date, source, 1)
+        source: str = "example.com", url: str | None = None) -> Hit:
+    article = StoredArticle(f"a{rank}", "h", title or f"Title {rank}", url or f"https://example.com/{rank}", article_date, source, 1)
     return Hit(Passage(f"a{rank}#0", f"a{rank}", 0, text, 0, len(text)), article, 1.0 / rank, rank)
 
 
@@ -171,6 +171,19 @@ def test_another_article_saying_the_same_is_cited_with_the_answer(embedder):
     assert a.citations[1].quote == same
     alone = ExtractiveAnswerer(embedder).answer("Which country confirmed its first cases of Marburg virus?", [hits[0], hits[2]])
     assert alone.text.endswith("said Sunday [23 October 2022]. [1]") and len(alone.citations) == 1
+
+
+def test_a_copy_of_the_cited_page_or_sentence_is_no_second_source(embedder):
+    """The cited page under another address, or the same outlet's same sentence in another of its articles, is not
+    cited again; another outlet's sentence is."""
+    first = "Ghana has confirmed its first two cases of the highly infectious Marburg virus disease, the WHO said Sunday."
+    same = "Ghana has confirmed its first cases of the deadly Marburg virus, a highly infectious disease similar to Ebola."
+    question = "Which country confirmed its first cases of Marburg virus?"
+    page = hit(f"Health officials were on alert. {same}", 2, url="http://www.example.com/1/index.html")
+    sentence = hit(first, 3, url="https://example.com/later-story")
+    elsewhere = hit(first, 4, source="other.org", url="https://other.org/marburg")
+    a = ExtractiveAnswerer(embedder).answer(question, [hit(first, 1), page, sentence, elsewhere])
+    assert [c.article_id for c in a.citations] == ["a1", "a4"] and a.text.endswith("[1][2]")
 
 
 def test_another_article_repeating_the_answers_name_is_cited_with_it(embedder):
