@@ -73,6 +73,9 @@ _NOT_KEYS = frozenset(MONTHS + WEEKDAYS + [m[:3] for m in MONTHS] + ["sept", "cn
 _DATELINE = re.compile(
     r"\(CNN\)\s*|[A-Z][A-Z .,'’-]{2,}(?:,\s*[A-Z][a-z]+\.?(?:\s[A-Z][a-z]+\.?)?)?(?:\s*\([A-Za-z ]+\))?\s*[—–-]+\s*"
     r"|[A-Z][\w .]+ CNN\s*[—–-]+\s*")
+# An outlet's tag in parentheses is a dateline wherever a sentence opens with it: "Washington (CNN) ",
+# "Jackson, Wyoming (CNN) ", "New York (CNN Business) ", "LONDON (Reuters) - ".
+_TAGGED_DATELINE = re.compile(r"(?:[A-Z][\w.'’-]*(?:,?\s[A-Z][\w.'’-]*){0,3}\s)?\((?:CNN|AP|Reuters)(?:\s[A-Z][a-z]+)?\)\s*(?:[—–-]+\s*)?")
 # A paragraph that opens with a dash ("– Finnish Prime Minister Sanna Marin, responding …"): the dash is not quoted.
 _LEADING_DASH = re.compile(r"(?:[–—-]+\s+)?")
 # A link to another story ("More: …", "►Related: …", "WATCH: …"): its words are not this article's news.
@@ -446,6 +449,7 @@ def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
     spans = list(sentence_spans(text))
     if spans and hit.passage.n == 0:  # only the story's first sentence has a dateline ("NATO - the alliance" is no dateline)
         spans[0] = (without_dateline(text, *spans[0]), spans[0][1])
+    spans = [(m.end() if (m := _TAGGED_DATELINE.match(text, a, b)) and m.end() < b else a, b) for a, b in spans]
     found = [(_LEADING_DASH.match(text, a, b).end(), b) for a, b in spans if not _TEASER.match(text, a, b)]
     return [(a, b) for a, b in found if a < b]
 

@@ -98,10 +98,23 @@ def test_stale_evidence_lowers_confidence():
     ("WASHINGTON – ", "House Speaker Nancy Pelosi landed in Taiwan on Tuesday."),
     ("NASHVILLE, Tenn. – ", "Loretta Lynn, the coal miner's daughter turned country queen, has died at 90."),
     ("NEW DELHI, India — ", "India's heat wave pushed temperatures to 49 degrees Celsius."),
+    ("Washington (CNN) ", "Kansas on Tuesday will become the first state to let voters weigh in on abortion."),
+    ("Jackson, Wyoming (CNN) ", "Wyoming Rep. Liz Cheney was ousted from her House seat."),
+    ("New York (CNN Business) ", "Sprite is retiring its green plastic bottles after more than 60 years."),
 ])
 def test_a_wire_dateline_is_left_out_of_the_answer_and_its_quote(opening, rest):
     answerer = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0))
     a = answerer.answer(rest.rstrip("."), [hit(opening + rest, article_date=None)])
+    assert a.text == f"{rest} [1]" and a.citations[0].quote == rest
+
+
+@pytest.mark.parametrize("opening", ["(CNN) ", "Washington (CNN) ", "New York (CNN Business) ", "LONDON (Reuters) - "])
+def test_a_dateline_tagged_with_its_outlet_is_left_out_beyond_the_first_passage(opening):
+    """A page whose first lines were a photo caption puts its dateline later; "(CNN)" still marks it."""
+    rest = "Kansas on Tuesday will become the first state to let voters weigh in on abortion."
+    text = "Photos: Voters line up in Topeka.\n\n" + opening + rest
+    answerer = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0))
+    a = answerer.answer("Which state will be the first to let voters weigh in on abortion", [hit(text, article_date=None)])
     assert a.text == f"{rest} [1]" and a.citations[0].quote == rest
 
 
