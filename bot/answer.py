@@ -312,15 +312,16 @@ class ExtractiveAnswerer:
                 before = self.preceding(best.hit.passage) + " " + before
             shown = explain_dates(best.text, best.hit.article.date, before)
         citations = [citation_of(1, best.hit, quoted.text, quoted.start)]
-        for c in self.corroborating(best, sentences, asked, hits, further):
+        for c in self.corroborating(best, quoted, sentences, asked, hits, further):
             citations.append(citation_of(len(citations) + 1, c.hit, c.text, c.start))
         markers = "".join(f"[{c.n}]" for c in citations)
         return Answer(question=question, text=f"{shown} {markers}", citations=tuple(citations), abstained=False, as_of=as_of,
                       confidence=confidence)
 
-    def corroborating(self, best: Candidate, sentences: Sequence[Candidate], asked: Asked, hits: Sequence[Hit] = (),
-                      further: Sequence[Hit] = ()) -> list[Candidate]:
-        """Sentences of other articles that report the answer's fact too, cited with it (at most max_corroborating).
+    def corroborating(self, best: Candidate, quoted: Candidate, sentences: Sequence[Candidate], asked: Asked,
+                      hits: Sequence[Hit] = (), further: Sequence[Hit] = ()) -> list[Candidate]:
+        """Sentences of other articles that report the fact of `best` (quoted as `quoted`) too, cited with it (at most
+        max_corroborating).
 
         First near-duplicates by embedding (cosine ≥ 0.9: on dev such a sentence holds the gold answer exactly when
         the answer does in 73 of 77 cases); then sentences that repeat every name, number and title the answer adds
@@ -330,8 +331,7 @@ class ExtractiveAnswerer:
         s = self.settings
         out: list[Candidate] = []
         cited = {best.hit.article.id}
-        first = supporting_sentence(best) if best.headline is not None else best
-        copies = copy_marks(first)  # a page cited once, or its outlet's sentence cited once, is no second source
+        copies = copy_marks(quoted)  # a page cited once, or its outlet's sentence cited once, is no second source
 
         def cite(found: Sequence[Candidate]) -> None:
             for c in found:
