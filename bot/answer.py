@@ -119,6 +119,11 @@ def answer_keys(sentence: str, question: str, qtype: str | None, proper: Callabl
         names.add(_key(first.group(1)))
     numbers = {m.group(0).lower().strip(".,") for m in _NUMBER.finditer(sentence) if any(ch.isdigit() for ch in m.group(0))}
     titles = {_key(m.group(1)) for m in _QUOTED_TITLE.finditer(sentence)}
+    if qtype == "number" and (counted := _counts_asked(question)) is not None:
+        # "how many miles?": the count of miles ("7 million miles"), not the "10-month" journey or an age of 41
+        counts = {_NUMBER.match(m.group(0)).group(0).lower().strip(".,") for m in counted[1].finditer(sentence)}
+        if counts := {c for c in counts if any(ch.isdigit() for ch in c) and not says(question, c)}:
+            return frozenset(counts)
     keys = {"number": numbers, "title": titles or names, "who": names | titles, "where": names | titles}.get(qtype, names | numbers | titles)
     return frozenset(k for k in keys if new(k))
 

@@ -240,6 +240,11 @@ def test_sources_outside_the_answered_hits_are_cited_but_never_answered_from(emb
     # "how many" wants the number: the names around it are not what another quote must repeat
     ("The bill was supported by all Democrats and 12 Republicans in the Senate.",
      "How many Republicans supported the bill?", {"12"}),
+    # "how many <unit>": the count of that unit, even a single digit, not the other numbers around it
+    ("After a 10-month journey, NASA will crash a spacecraft into an asteroid 7 million miles away Monday.",
+     "How many miles from Earth was the asteroid that NASA crashed a spacecraft into?", {"7"}),
+    ("Federer is retiring at age 41, closing a career in which he won 20 Grand Slam titles.",
+     "Roger Federer won how many Grand Slam singles titles?", {"20"}),
     # a quoted title for "which show"; "Japan's" is "Japan"
     ("Japan's Netflix hit “Alice in Borderland” was renewed.", "Which show was renewed?", {"alice in borderland"}),
     # a sentence's first word only when proper() says it is a name (next test)
