@@ -227,7 +227,8 @@ class Asked:
 
     question: str
     terms: set[str]
-    weights: dict[str, float]
+    weights: dict[str, float]  # idf of each term
+    total: float  # their sum: an overlap is the share of it a sentence holds
     qtype: str | None
     avoid: frozenset[str]
     past: bool  # asks about what already happened: evidence that only announces it is weaker
@@ -238,11 +239,10 @@ class Asked:
     def candidate(self, hit: Hit, a: int, b: int, text: str, terms: set[str], near: set[str],
                   headline: str | None = None) -> Candidate:
         """text = hit.passage.text[a:b] (or the headline) with its cheap features; `near` holds its neighbours' terms too."""
-        total = sum(self.weights.values()) or 1.0
         return Candidate(
             hit, a, b, 0.0,
-            overlap=sum(self.weights[w] for w in self.terms & terms) / total,
-            context=sum(self.weights[w] for w in self.terms & near) / total,
+            overlap=sum(self.weights[w] for w in self.terms & terms) / self.total,
+            context=sum(self.weights[w] for w in self.terms & near) / self.total,
             # new_names() skips a sentence's first word; a headline's first word is often the name
             type_match=type_match(self.qtype, text if headline is None else " " + text, self.question),
             novel=novelty(terms, self.terms, self.avoid, text),
@@ -397,7 +397,7 @@ class ExtractiveAnswerer:
         terms = set(LexicalIndex.tokenize([without_exclusions(question)])[0])
         weights = self.lexical().idf(sorted(terms)) if self.lexical else dict.fromkeys(terms, 1.0)
         return Asked(
-            question, terms, weights, question_type(question), excluded_terms(question),
+            question, terms, weights, sum(weights.values()) or 1.0, question_type(question), excluded_terms(question),
             past=bool(_PAST_QUESTION.search(question)) and not FUTURE.search(question),
             newest=newest,
             # "in 2018": a sentence is not less likely to answer for being old (staleness still counts)
