@@ -232,13 +232,14 @@ class Index:
     def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
         return {r["id"]: StoredArticle.from_row(r) for r in self._rows_by_id("SELECT * FROM articles", ids)}
 
+    _SELECT_PASSAGES = 'SELECT id, article_id, n, text, start, "end" FROM passages'
+
     def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
-        rows = self._rows_by_id('SELECT id, article_id, n, text, start, "end" FROM passages', ids)
-        return {r[0]: Passage(*r) for r in rows}
+        return {r[0]: Passage(*r) for r in self._rows_by_id(self._SELECT_PASSAGES, ids)}
 
     def article_passages(self, article_ids: Iterable[str]) -> list[Passage]:
         """Every passage of these articles, in article order."""
-        rows = self._rows_by_id('SELECT id, article_id, n, text, start, "end" FROM passages', article_ids, column="article_id")
+        rows = self._rows_by_id(self._SELECT_PASSAGES, article_ids, column="article_id")
         return sorted((Passage(*r) for r in rows), key=lambda p: (p.article_id, p.n))
 
     def _rows_by_id(self, select: str, ids: Iterable[str], column: str = "id") -> list[sqlite3.Row]:
