@@ -68,10 +68,10 @@ _STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on"
 _INITIAL_NAME = re.compile(r"\W*([A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*)")
 # Capitalised words that are no fact of their own: the day and month an outlet reports on, wire tags.
 _NOT_KEYS = frozenset(MONTHS + WEEKDAYS + [m[:3] for m in MONTHS] + ["sept", "cnn", "ap", "us", "u.s", "reuters"])
-# Wire datelines that open a story's first sentence: "(CNN) ", "NEW YORK (AP) — ", "NASHVILLE, Tenn. – ",
-# "New York CNN — ".
+# Wire datelines that open a story's first sentence: "NEW YORK (AP) — ", "NASHVILLE, Tenn. – ", "New York CNN — "
+# (one tagged with its outlet in parentheses, "(CNN) ", is _TAGGED_DATELINE's).
 _DATELINE = re.compile(
-    r"\(CNN\)\s*|[A-Z][A-Z .,'’-]{2,}(?:,\s*[A-Z][a-z]+\.?(?:\s[A-Z][a-z]+\.?)?)?(?:\s*\([A-Za-z ]+\))?\s*[—–-]+\s*"
+    r"[A-Z][A-Z .,'’-]{2,}(?:,\s*[A-Z][a-z]+\.?(?:\s[A-Z][a-z]+\.?)?)?(?:\s*\([A-Za-z ]+\))?\s*[—–-]+\s*"
     r"|[A-Z][\w .]+ CNN\s*[—–-]+\s*")
 # An outlet's tag in parentheses is a dateline wherever a sentence opens with it: "Washington (CNN) ",
 # "Jackson, Wyoming (CNN) ", "New York (CNN Business) ", "LONDON (Reuters) - ".
