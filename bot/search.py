@@ -78,7 +78,14 @@ class Searcher:
         """
         s = settings or self.settings
         vector = self.embedder.embed([query])[0]
-        cands = self.candidates(query, vector, as_of, s.candidates)
+        return self.rank(query, vector, self.candidates(query, vector, as_of, s.candidates), k=k, as_of=as_of, settings=s,
+                         avoid=avoid)
+
+    def rank(self, query: str, vector: np.ndarray, cands: Candidates, *, k: int, as_of: date | None,
+             settings: SearchSettings | None = None, avoid: frozenset[str] = frozenset()) -> list[Hit]:
+        """search() after the two rankings are fetched: fusion, dates, diversity, merging. `newsbot train` fits the
+        settings through this same code on rankings fetched once."""
+        s = settings or self.settings
         order, fused = self.fuse(cands, as_of, s, question_window(query, as_of) if as_of else None)
         if avoid:
             order, fused = self.set_aside(order, fused, avoid)

@@ -59,3 +59,22 @@ def test_a_hit_joins_its_neighbour_and_cites_the_passage_that_holds_the_quote(sm
         for c in answer.citations:
             assert c.quote in smoke_index.passages([c.passage_id])[c.passage_id].text
     assert merged, "the seed article's three passages all rank: some must come back merged"
+
+
+@pytest.mark.slow
+def test_rankings_fetched_once_and_ranked_again_equal_search(smoke_index, embedder):
+    """`newsbot train` fits search settings by re-ranking rankings fetched once: for any settings, that is exactly
+    what search() returns."""
+    import dataclasses
+
+    from bot.search import Searcher, SearchSettings
+
+    searcher = Searcher(smoke_index, embedder)
+    as_of = date(2022, 10, 26)
+    for query in ("When was the ambassador appointed?", "Who will headline the Super Bowl halftime show?"):
+        vector = embedder.embed([query])[0]
+        cands = searcher.candidates(query, vector, as_of, SearchSettings().candidates)
+        for s in (SearchSettings(), dataclasses.replace(SearchSettings(), lexical_weight=0.5, recency_weight=0.0, rrf_k=60)):
+            direct = searcher.search(query, k=10, as_of=as_of, settings=s)
+            again = searcher.rank(query, vector, cands, k=10, as_of=as_of, settings=s)
+            assert [(h.passage.id, round(h.score, 9)) for h in direct] == [(h.passage.id, round(h.score, 9)) for h in again]
