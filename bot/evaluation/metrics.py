@@ -87,6 +87,10 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
     def recall(k: int) -> float:
         return _mean(1.0 if rk is not None and rk <= k else 0.0 for rk in ranks)
 
+    # article level, as ../shared/eval counts retrieval: the rank of the first passage of any gold article
+    article_ranks = [next((i for i, h in enumerate(r["retrieved"], 1) if h["article_id"] in set(questions[r["id"]]["gold_ids"])), None)
+                     for r in answerable]
+
     text = {r["id"]: said(r["answer"]) for r in rows}
     hits = [not r["abstained"] and answer_hit(text[r["id"]], questions[r["id"]]["answers"]) for r in answerable]
     strict = [
@@ -114,6 +118,8 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
             "recall@1": recall(1), "recall@4": recall(4), "recall@5": recall(5), "recall@10": recall(10),
             "mrr@10": _mean(1.0 / rk if rk is not None and rk <= 10 else 0.0 for rk in ranks),
             "recall_curve": {str(k): recall(k) for k in range(1, 11)},
+            "article_recall@5": _mean(1.0 if rk is not None and rk <= 5 else 0.0 for rk in article_ranks),
+            "article_mrr@10": _mean(1.0 / rk if rk is not None and rk <= 10 else 0.0 for rk in article_ranks),
         },
         "answers": {
             "answer_hit": _mean(hits),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 HEADLINE = [
     ("retrieval", "recall@1"), ("retrieval", "recall@5"), ("retrieval", "recall@10"), ("retrieval", "mrr@10"),
+    ("retrieval", "article_recall@5"), ("retrieval", "article_mrr@10"),
     ("answers", "answer_hit"), ("answers", "choice_accuracy"), ("answers", "median_answer_words"), ("answers", "cite_gold"),
     ("abstention", "null_abstained"), ("abstention", "false_abstention"),
     ("speed", "ask_p50_ms"), ("speed", "ask_p95_ms"), ("speed", "search_p50_ms"), ("speed", "answer_p50_ms"),
