@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from ingest.sentences import sentence_spans
 from bot.dates import FUTURE, MONTHS, WEEKDAYS, explain_dates, is_past, question_window
 from ingest.types import Passage
 from bot.types import Answer, Citation, Hit
+
+if TYPE_CHECKING:
+    from bot.reader.model import Reader
 
 ABSTAIN_TEXT = "The ingested articles do not answer this question."
 
@@ -128,6 +131,39 @@ def answer_keys(sentence: str, question: str, qtype: str | None, proper: Callabl
     return frozenset(k for k in keys if new(k))
 
 
+_EXPLAINED = re.compile(r"\[([^\[\]]{3,40})\]")  # what explain_dates() added: "the following month [September 2022]"
+_DATE_PHRASE = re.compile(
+    rf"\b(?:(?:{'|'.join(m.capitalize() for m in MONTHS)}|(?:Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov|Dec)\.)(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?"
+    rf"(?:,?\s+\d{{4}})?|(?:{'|'.join(d.capitalize() for d in WEEKDAYS)})|(?:in|since|by) \d{{4}})\b")
+
+
+def short_answer(shown: str, question: str, qtype: str | None) -> str | None:
+    """The phrase of an answer sentence that answers the question — a date for "when", a count for "how many", a new
+    name for who/where, a quoted title for "which show" — when the sentence holds exactly one of that kind."""
+    def one(found: Iterable[str]) -> str | None:
+        kinds = list(dict.fromkeys(f.strip(" ,.") for f in found if f.strip(" ,.") and not says(question, f.strip(" ,.").lower())))
+        return kinds[0] if len(kinds) == 1 else None
+
+    text = _EXPLAINED.sub("", shown)
+    if qtype == "when":
+        explained = [m.group(1) for m in _EXPLAINED.finditer(shown)]
+        return one(explained) or one(m.group(0).removeprefix("in ").removeprefix("since ").removeprefix("by ")
+                                     for m in _DATE_PHRASE.finditer(text))
+    if qtype == "number":
+        if (counted := _counts_asked(question)) is not None:
+            return one(text[m.start(): m.end()] + re.match(r"\w*", text[m.end():]).group(0) for m in counted[1].finditer(text))
+        if _HOW_MUCH.search(question):
+            return one(m.group(0) for m in re.finditer(r"[$£€¥]\s?\d[\d,.]*(?:\s?(?:million|billion|trillion|[mbk]n?)\b)?|\d[\d,.]*\s?%", text))
+        return None
+    if qtype == "title":
+        return one(m.group(1) for m in _QUOTED_TITLE.finditer(text))
+    if qtype in ("who", "where"):
+        names = [m.group(0) for m in _CAPITALISED.finditer(text) if m.start() > 0 and m.group(0).lower() not in _STOP_CAPS
+                 and _key(m.group(0)) not in _NOT_KEYS]
+        return one(names)
+    return None
+
+
 def _key(name: str) -> str:
     """"Japan's" and "Japan" name the same thing."""
     return re.sub(r"['’]s?$", "", name.lower()).strip(" .,")
@@ -210,7 +246,8 @@ class Candidate:
     context: float  # the same share over the sentence and its neighbours
     type_match: float
     novel: float  # 1 when the sentence says something beyond the question's own words (see novelty())
-    age: int = 0  # days between the sentence's article and the newest article available
+    age: int = 0  # days between the sentence's article and the newest article available (0 for a question about the past)
+    stale: int = 0  # the same for every question: evidence much older than the news at hand may be about another story
     announced: float = 0.0  # 1 when the sentence announces the future and the question asks about the past
     headline: str | None = None  # set when this candidate is the article's headline, not a sentence of the passage
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # its embedding, once compared
@@ -235,6 +272,7 @@ class Asked:
     newest: date | None  # the newest article available: older evidence is less sure (staleness) ...
     freshest: date | None  # ... and ranks lower (freshness), unless the question is about the past
     vector: np.ndarray | None = field(default=None, repr=False)
+    gap: int = 0  # days from the newest article to the question's date: news after the corpus is not in it
 
     def candidate(self, hit: Hit, a: int, b: int, text: str, terms: set[str], near: set[str],
                   headline: str | None = None) -> Candidate:
@@ -247,6 +285,7 @@ class Asked:
             type_match=type_match(self.qtype, text if headline is None else " " + text, self.question),
             novel=novelty(terms, self.terms, self.avoid, text),
             age=max(0, (self.freshest - hit.article.date).days) if self.freshest and hit.article.date else 0,
+            stale=max(0, (self.newest - hit.article.date).days) if self.newest and hit.article.date else 0,
             announced=1.0 if self.past and FUTURE.search(text) else 0.0,
             headline=headline,
         )
@@ -284,11 +323,13 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, embedder: Embedder, lexical: Callable[[], LexicalIndex] | None = None,
-                 settings: ExtractiveSettings = ExtractiveSettings(), preceding: Callable[[Passage], str] | None = None):
+                 settings: ExtractiveSettings = ExtractiveSettings(), preceding: Callable[[Passage], str] | None = None,
+                 reader: Reader | None = None):
         self.embedder = embedder
         self.lexical = lexical  # gives the current BM25 index, whose idf weighs the question's words
         self.settings = settings
         self.preceding = preceding  # article text before a passage: the anchor of "the following month"
+        self.reader = reader  # the learned reader (models/reader); None = the hand-weighted rules
 
     def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
                on_token: Callable[[str], None] | None = None, further: Sequence[Hit] = ()) -> Answer:
@@ -300,15 +341,25 @@ class ExtractiveAnswerer:
     def _answer(self, question: str, hits: Sequence[Hit], as_of: date | None, newest: date | None,
                 further: Sequence[Hit]) -> Answer:
         asked = self.asked(question, newest, as_of)
-        candidates = self.compared(asked, self.shortlist(asked, hits))
-        if not candidates:
-            return abstain(question, as_of=as_of, confidence=0.0)
-        best = max(candidates, key=self.score)
-        # How sure the answer is stays a property of the body text: a headline alone does not raise it.
-        sentences = [c for c in candidates if c.headline is None]
-        confidence = self.confidence(max(sentences, key=self.score) if sentences else best, newest)
-        if confidence < self.settings.min_confidence:
-            return abstain(question, as_of=as_of, confidence=confidence)
+        if self.reader is not None:
+            candidates = self.compared(asked, self.reader.shortlist(self.pool(asked, hits), asked.qtype))
+            if not candidates:
+                return abstain(question, as_of=as_of, confidence=0.0)
+            ranked = self.reader.rank(asked, candidates)
+            best, confidence = ranked.candidates[0], ranked.answered
+            sentences = [c for c in candidates if c.headline is None]
+            if ranked.abstain:
+                return abstain(question, as_of=as_of, confidence=confidence)
+        else:
+            candidates = self.compared(asked, self.shortlist(asked, hits))
+            if not candidates:
+                return abstain(question, as_of=as_of, confidence=0.0)
+            best = max(candidates, key=self.score)
+            # How sure the answer is stays a property of the body text: a headline alone does not raise it.
+            sentences = [c for c in candidates if c.headline is None]
+            confidence = self.confidence(max(sentences, key=self.score) if sentences else best, newest)
+            if confidence < self.settings.min_confidence:
+                return abstain(question, as_of=as_of, confidence=confidence)
         if best.headline is not None:  # the article's own words; its quote is the body sentence that says the same
             quoted = supporting_sentence(best)
             shown = explain_dates(best.text, best.hit.article.date, "")
@@ -323,7 +374,7 @@ class ExtractiveAnswerer:
             citations.append(citation_of(len(citations) + 1, c.hit, c.text, c.start))
         markers = "".join(f"[{c.n}]" for c in citations)
         return Answer(question=question, text=f"{shown} {markers}", citations=tuple(citations), abstained=False, as_of=as_of,
-                      confidence=confidence)
+                      confidence=confidence, short=short_answer(shown, question, asked.qtype))
 
     def corroborating(self, best: Candidate, quoted: Candidate, sentences: Sequence[Candidate], asked: Asked,
                       hits: Sequence[Hit] = (), further: Sequence[Hit] = ()) -> list[Candidate]:
@@ -400,6 +451,7 @@ class ExtractiveAnswerer:
             question, terms, weights, sum(weights.values()) or 1.0, question_type(question), excluded_terms(question),
             past=bool(_PAST_QUESTION.search(question)) and not FUTURE.search(question),
             newest=newest,
+            gap=max(0, (as_of - newest).days) if as_of and newest else 0,
             # "in 2018": a sentence is not less likely to answer for being old (staleness still counts)
             freshest=None if is_past(question_window(question, as_of) if as_of else None, as_of) else newest,
         )
@@ -419,11 +471,20 @@ class ExtractiveAnswerer:
         out = self.sentences(asked, hits)[: s.embed_top]
         if not out:
             return []
+        return out + sorted(self.headlines(asked, hits), key=self.score, reverse=True)[: s.embed_headlines]
+
+    def pool(self, asked: Asked, hits: Sequence[Hit]) -> list[Candidate]:
+        """Every sentence of the hits and the headline of each hit's article, with their cheap features: what the
+        learned reader's prefilter chooses from."""
+        sentences = self.sentences(asked, hits)
+        return sentences + self.headlines(asked, hits) if sentences else []
+
+    def headlines(self, asked: Asked, hits: Sequence[Hit]) -> list[Candidate]:
+        """The headline of each hit's article, as a candidate of that article's best-ranked hit."""
         first_hits = {h.article.id: h for h in reversed(hits)}  # each article's best-ranked hit
         titled = [(hit, title) for hit in first_hits.values() if (title := headline_of(hit.article))]
         title_terms = LexicalIndex.tokenize([title for _, title in titled]) if titled else []
-        headlines = [asked.candidate(hit, 0, 0, title, set(t), set(t), headline=title) for (hit, title), t in zip(titled, title_terms)]
-        return out + sorted(headlines, key=self.score, reverse=True)[: s.embed_headlines]
+        return [asked.candidate(hit, 0, 0, title, set(t), set(t), headline=title) for (hit, title), t in zip(titled, title_terms)]
 
     def sentences(self, asked: Asked, hits: Sequence[Hit]) -> list[Candidate]:
         """Every sentence of the hits with its cheap features (all but the embedding), best first."""
@@ -440,14 +501,22 @@ class ExtractiveAnswerer:
 
     def compared(self, asked: Asked, candidates: list[Candidate]) -> list[Candidate]:
         """`candidates` with their embedding and its cosine with the question's (embedded once per question)."""
-        if not candidates:
-            return []
-        texts = [c.text[:SIMILARITY_CHARS] for c in candidates]
-        if asked.vector is None:
-            asked.vector, *vecs = self.embedder.embed([asked.question, *texts])
-        else:
-            vecs = list(self.embedder.embed(texts))
-        return [dataclasses.replace(c, semantic=float(v @ asked.vector), vector=v) for c, v in zip(candidates, vecs)]
+        return self.compared_many([(asked, candidates)])[0]
+
+    def compared_many(self, jobs: Sequence[tuple[Asked, list[Candidate]]]) -> list[list[Candidate]]:
+        """compared() for many questions in one embedding call (training embeds thousands of shortlists)."""
+        jobs = [(asked, cands) for asked, cands in jobs]
+        texts = []
+        for asked, cands in jobs:
+            if cands:
+                texts += ([asked.question] if asked.vector is None else []) + [c.text[:SIMILARITY_CHARS] for c in cands]
+        vectors = iter(self.embedder.embed(texts) if texts else ())
+        out = []
+        for asked, cands in jobs:
+            if cands and asked.vector is None:
+                asked.vector = next(vectors)
+            out.append([dataclasses.replace(c, semantic=float(v @ asked.vector), vector=v) for c, v in zip(cands, vectors)])
+        return out
 
 
 def hit_sentences(hit: Hit) -> list[tuple[int, int]]:

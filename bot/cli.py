@@ -312,6 +312,33 @@ def eval_(set_dir, out, limit, k, answerer, baseline, compare, fresh, recompute,
     click.echo(f"\nwritten: {out}/predictions.jsonl, metrics.json, report.md, report.png")
 
 
+@cli.command()
+@click.argument("set_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default="../shared/eval/train")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the reader is written [default: NEWSBOT_READER_DIR, the shipped models/reader].")
+@click.option("--measure", type=click.Path(path_type=Path, file_okay=False, exists=True), multiple=True,
+              help="An eval set to score the new reader on afterwards, for its model card (repeatable; never fitted on).")
+@click.option("--seed", type=int, default=None, help="Random seed [default: the one in FitSettings].")
+@click.option("--json", "as_json", is_flag=True, help="Print the training metrics as a JSON object.")
+@common
+def train(set_dir, out, measure, seed, as_json, settings):
+    """Fit the learned reader (prefilter, cross-encoder, combiner, abstention) on an eval set's questions, e.g.
+    ../shared/eval/train, and write it with its model card. Takes tens of minutes; answering never trains.
+    """
+    import dataclasses
+
+    from bot.reader.fit import FitSettings, train as run_training
+
+    fit_settings = FitSettings() if seed is None else dataclasses.replace(FitSettings(), seed=seed)
+    out = out or settings.core.reader_dir
+    result = run_training(settings, set_dir, out, measure=measure, fit_settings=fit_settings,
+                          progress=sys.stderr.isatty() and not as_json, report=lambda line: click.echo(line, err=True))
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        click.echo(f"written: {out} (model card {out / 'README.md'})")
+
+
 def main() -> None:
     cli(prog_name="newsbot")
 

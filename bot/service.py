@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.embed import Embedder, make_embedder
 from ingest.errors import NewsbotError
@@ -17,6 +18,9 @@ from bot.answer import Answerer, ExtractiveAnswerer, excluded_terms, without_exc
 from bot.search import Searcher, SearchSettings
 from bot.settings import Settings
 from bot.types import Answer, Hit
+
+if TYPE_CHECKING:
+    from bot.reader.model import Reader
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -54,11 +58,11 @@ class NewsBot:
 
     def __init__(self, index: Index, embedder: Embedder, answerer: Answerer | None = None, *,
                  top_k: int = 5, retrieve_k: int = 10, search: SearchSettings = SearchSettings(),
-                 condense: Callable[[str, Sequence[Turn], date], str | None] | None = None):
+                 condense: Callable[[str, Sequence[Turn], date], str | None] | None = None, reader: Reader | None = None):
         self.index = index
         self.embedder = embedder
         self.searcher = Searcher(index, embedder, search)
-        self.answerer = answerer or ExtractiveAnswerer(embedder, index.lexical, preceding=self._preceding)
+        self.answerer = answerer or ExtractiveAnswerer(embedder, index.lexical, preceding=self._preceding, reader=reader)
         self.top_k = top_k
         self.retrieve_k = retrieve_k  # kept in Answer.retrieved (closest matches, eval's recall@10)
         self.condense = condense  # an LLM's rewrite of follow-ups; without one, standalone_query's heuristic
@@ -86,6 +90,12 @@ class NewsBot:
                 for p in self.index.article_passages(best) if p.id not in shown]
         return [*hits[k:], *rest]
 
+    def retrieve(self, question: str, *, as_of: date, history: Sequence[Turn] = (), k: int | None = None) -> list[Hit]:
+        """The hits ask() answers from (the first k) and cites from (all of them), best first."""
+        k = k or self.top_k
+        query = (self.condense(question, history, as_of) if history and self.condense else None) or standalone_query(question, history)
+        return self.searcher.search(without_exclusions(query), k=max(k, self.retrieve_k), as_of=as_of, avoid=excluded_terms(question))
+
     def ask(self, question: str, *, history: Sequence[Turn] = (), as_of: date | None = None, k: int | None = None,
             on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer `question` from articles published on or before `as_of` (default: today).
@@ -97,9 +107,7 @@ class NewsBot:
         as_of = as_of or date.today()
         t0 = time.perf_counter()
         k = k or self.top_k
-        query = (self.condense(question, history, as_of) if history and self.condense else None) or standalone_query(question, history)
-        hits = self.searcher.search(without_exclusions(query), k=max(k, self.retrieve_k), as_of=as_of,
-                                    avoid=excluded_terms(question))
+        hits = self.retrieve(question, as_of=as_of, history=history, k=k)
         t1 = time.perf_counter()
         answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of), on_token=on_token,
                                       further=self.further(hits, k))
@@ -139,15 +147,32 @@ def build_embedder(settings: Settings) -> Embedder:
     return make_embedder(c.embedding_model, device=c.device, batch_size=c.batch_size, precision=c.precision)
 
 
+def build_reader(settings: Settings) -> Reader | None:
+    """The trained reader of NEWSBOT_READER_DIR (hash-checked), or None when NEWSBOT_READER=rules."""
+    if settings.core.reader == "rules":
+        return None
+    from bot.reader.model import Reader
+
+    return Reader.load(settings.core.reader_dir)
+
+
+def assemble(settings: Settings, index: Index, embedder: Embedder, llm: bool | None = None) -> NewsBot:
+    """The one way every front end (CLI, chat, Discord, eval, training, benchmarks) builds the bot over an index."""
+    reader = build_reader(settings)
+    search = reader.search if reader and reader.search else SearchSettings()
+    if settings.core.per_article:
+        search = dataclasses.replace(search, per_article=settings.core.per_article)
+    bot = NewsBot(index, embedder, top_k=settings.core.top_k, search=search, reader=reader)
+    if llm or (llm is None and settings.llm.llm_provider != "none"):
+        use_llm(bot, settings)
+    return bot
+
+
 def build_bot(settings: Settings, embedder: Embedder | None = None, index_name: str = "default",
               llm: bool | None = None) -> NewsBot:
     """The reader side from settings; `llm` None = use the LLM when LLM_PROVIDER is set."""
     embedder = embedder or build_embedder(settings)
-    index = open_index(settings, embedder, index_name)
-    bot = NewsBot(index, embedder, top_k=settings.core.top_k, search=SearchSettings(per_article=settings.core.per_article))
-    if llm or (llm is None and settings.llm.llm_provider != "none"):
-        use_llm(bot, settings)
-    return bot
+    return assemble(settings, open_index(settings, embedder, index_name), embedder, llm)
 
 
 def use_llm(bot: NewsBot, settings: Settings) -> None:

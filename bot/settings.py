@@ -12,12 +12,13 @@ from ingest.feeds import Politeness
 from ingest.fetch import FetchLimits
 from ingest.index import ChromaConfig
 from ingest.pipeline import SplitSettings
+from bot.reader import MODEL_DIR
 
 
 class CoreSettings(BaseSettings):
     """Data directory, embedding model, splitting and retrieval (env prefix NEWSBOT_)."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", extra="ignore", env_file_encoding="utf-8")
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", extra="ignore", env_file_encoding="utf-8", env_ignore_empty=True)
 
     data_dir: Path = Field(Path(".newsbot"), description="Where the index, manifest and eval runs live.")
     embedding_model: str = Field(PACKAGED_MODEL, description="Packaged MiniLM, or any sentence-transformers name or local path.")
@@ -28,7 +29,11 @@ class CoreSettings(BaseSettings):
     passage_chars: int = Field(1000, ge=100, le=8000, description="Largest passage, in characters (whole sentences).")
     passage_overlap: int = Field(0, ge=0, le=5, description="Sentences repeated between neighbouring passages.")
     embed_context: bool = Field(True, description="Embed each passage with its article's title and date.")
-    per_article: int = Field(2, ge=1, le=20, description="At most this many passages of one article in the results.")
+    per_article: int | None = Field(None, ge=1, le=20, description="At most this many passages of one article in the "
+                                    "results; empty = the number `newsbot train` fitted with the reader (2 for the rules).")
+    reader: Literal["learned", "rules"] = Field("learned", description="learned = the reader `newsbot train` fitted "
+                                                "(models/reader); rules = the hand-weighted sentence score it replaced.")
+    reader_dir: Path = Field(MODEL_DIR, description="The trained reader's folder (checked against its manifest).")
     log_level: str = Field("WARNING", description="Python logging level for the CLI.")
     allow_private_urls: bool = Field(False, description="Let URL ingest reach loopback and private networks (never link-local).")
     fetch_timeout: float = Field(20.0, gt=0, le=300, description="Seconds one URL download may take, redirects included.")

@@ -75,7 +75,7 @@ def open_eval_index(settings: Settings, eval_set: EvalSet, embedder):
 
 def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progress: bool, embedder=None):
     """Build (or reuse) the eval index and return (ask function, ingest report dict, index name)."""
-    from bot.service import NewsBot, build_embedder
+    from bot.service import assemble, build_embedder
 
     embedder = embedder or build_embedder(settings)
     index = open_eval_index(settings, eval_set, embedder)
@@ -87,11 +87,7 @@ def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progr
     first = json.loads(stats_file.read_text()) if stats_file.exists() else report.as_dict()
     speed = {"ingest_passages_per_s": first["passages_per_s"], "ingest_chars_per_s": first["chars_per_s"],
              "ingest_seconds": first["seconds"], "reingest_seconds": report.seconds if not report.new else None}
-    bot = NewsBot(index, embedder, top_k=settings.core.top_k)
-    if answerer == "llm":
-        from bot.service import use_llm
-
-        use_llm(bot, settings)
+    bot = assemble(settings, index, embedder, llm=answerer == "llm")
 
     def ask(q: dict) -> Answer:
         return bot.ask(q["question"], as_of=date.fromisoformat(q["date"]))
@@ -120,6 +116,10 @@ def run_eval(
         from bot.llm.model import build_chat_model
 
         build_chat_model(settings.llm)  # a missing LLM setting is reported now, not after the ingest
+    if not baseline and settings.core.reader == "learned":
+        from bot.reader.model import verify
+
+        verify(settings.core.reader_dir)  # a missing or damaged reader is reported now, not after the ingest
     eval_set = EvalSet.load(set_dir)
     questions = eval_set.questions[:limit] if limit else eval_set.questions
     if baseline:
@@ -132,8 +132,14 @@ def run_eval(
     else:
         ask, speed, name = newsbot_pipeline(settings, eval_set, answerer, progress, embedder)
         system = f"newsbot/{answerer}" + (f" ({settings.llm.llm_provider}:{settings.llm.llm_model})" if answerer == "llm" else "")
+    if not baseline and answerer == "extractive":
+        system += f" ({settings.core.reader} reader)"
+    reader_manifest = settings.core.reader_dir / "manifest.json"
     config = {"set": str(set_dir), "system": system, "index": name, "top_k": settings.core.top_k,
-              "split": settings.core.split.key, "model": settings.core.embedding_model}
+              "split": settings.core.split.key, "model": settings.core.embedding_model,
+              # a retrained reader answers afresh instead of resuming the old one's rows
+              "reader": hashlib.sha256(reader_manifest.read_bytes()).hexdigest()[:12]
+              if settings.core.reader == "learned" and reader_manifest.exists() else None}
 
     out.mkdir(parents=True, exist_ok=True)
     done = _resume(out, config)

