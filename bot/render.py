@@ -29,7 +29,7 @@ def render_text(answer: Answer, width: int = 100, streamed: str | None = None) -
     elif streamed:
         lines = ["", "", "Checked against the articles:", textwrap.fill(answer.text, width)]
     else:
-        lines = [textwrap.fill(answer.text, width)]
+        lines = [textwrap.fill(f"{answer.short} — {answer.text}" if answer.short else answer.text, width)]
     if answer.note:
         lines += ["", f"({answer.note})"]
     if answer.abstained:

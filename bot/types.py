@@ -66,6 +66,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     answerer: str = "extractive"  # which answerer wrote `text`
     note: str | None = None  # e.g. why the LLM's answer was replaced by the extractive one
+    short: str | None = None  # the phrase that answers ("September 2022"), where the answer sentence has exactly one
 
     @property
     def latency_ms(self) -> float:
@@ -75,6 +76,7 @@ class Answer:
         return {
             "question": self.question,
             "answer": self.text,
+            "short_answer": self.short,
             "abstained": self.abstained,
             "answerer": self.answerer,
             "note": self.note,

@@ -74,7 +74,7 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     """The answer with [n] markers, its numbered sources and a footer; split over embeds when long."""
     colour = ABSTAIN_COLOUR if answer.abstained else ANSWER_COLOUR
     title = "Not in the articles" if answer.abstained else shorten(answer.question, EMBED_TITLE)
-    parts = split_text(md(answer.text), EMBED_DESCRIPTION)
+    parts = split_text((f"**{md(answer.short)}** — " if answer.short else "") + md(answer.text), EMBED_DESCRIPTION)
     embeds = [discord.Embed(title=title if i == 0 else None, description=p, colour=colour) for i, p in enumerate(parts)]
     if answer.abstained:
         asked = f"*{md(shorten(answer.question, 300))}*\n\n"

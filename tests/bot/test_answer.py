@@ -285,3 +285,20 @@ def test_an_opening_dash_and_links_to_other_stories_are_not_quoted():
     a = ExtractiveAnswerer(HashEmbedder(256), settings=ExtractiveSettings(min_confidence=0.0)).answer(
         "Which countries apply to join NATO, the alliance Russia opposes?", [hit(text, article_date=None)])
     assert a.text.startswith("Finnish Prime Minister Sanna Marin said") and a.citations[0].quote.startswith("Finnish")
+
+
+@pytest.mark.parametrize("shown, question, short", [
+    ("Israel's ambassador to Ankara was appointed the following month [September 2022].", "When was the ambassador appointed?",
+     "September 2022"),
+    ("Liz Truss resigned after 45 days in office.", "Liz Truss resigned as prime minister after how many days in office?",
+     "45 days"),
+    ("The award went to Taylor Swift on Sunday.", "Who won the award?", "Taylor Swift"),
+    ("Netflix renewed “Wednesday” for a second season.", "Which show did Netflix renew?", "Wednesday"),
+    ("The storm hit Florida and Georgia on Monday.", "Which state did the storm hit?", None),  # two names: no pick
+    ("Prices rose sharply.", "When did prices rise?", None),  # no date at all
+])
+def test_short_answer_is_the_one_phrase_of_the_asked_kind(shown, question, short):
+    """The short answer shown first is the sentence's only date / count / new name / title, else none."""
+    from bot.answer import short_answer
+
+    assert short_answer(shown, question, question_type(question)) == short
