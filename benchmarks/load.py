@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.evaluation.run import EvalSet, open_eval_index  # noqa: E402
-from bot.service import NewsBot, build_embedder  # noqa: E402
+from bot.service import NewsBot, assemble, build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from ingest.pipeline import ingest  # noqa: E402
 from ingest.types import Article  # noqa: E402
@@ -111,7 +111,7 @@ def main() -> None:
     eval_set = EvalSet.load(args.set_dir)
     index = open_eval_index(settings, eval_set, embedder)
     index.require_content()
-    bot = NewsBot(index, embedder, top_k=settings.core.top_k)
+    bot = assemble(settings, index, embedder, llm=False)
     questions = eval_set.questions
     for q in questions[:5]:  # warm-up: model, BM25, date tables
         bot.ask(q["question"], as_of=date.fromisoformat(q["date"]))

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.evaluation.baseline import tutorial_pipeline  # noqa: E402
 from bot.evaluation.run import EvalSet, open_eval_index  # noqa: E402
-from bot.service import NewsBot, build_embedder, without_exclusions  # noqa: E402
+from bot.service import assemble, build_embedder, without_exclusions  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     embedder = build_embedder(settings)
     index = open_eval_index(settings, eval_set, embedder)
     index.require_content()
-    bot = NewsBot(index, embedder)
+    bot = assemble(settings, index, embedder, llm=False)
     tutorial, _, _ = tutorial_pipeline(settings, eval_set, progress=False)
     questions = eval_set.questions
     for q in questions[:5]:  # warm-up both

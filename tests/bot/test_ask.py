@@ -8,7 +8,8 @@ import pytest
 from ingest.errors import EmptyIndex, NewsbotError
 from ingest.types import Passage
 from bot.evaluation.metrics import answer_hit
-from bot.service import NewsBot, Turn, standalone_query
+from bot.service import NewsBot, Turn, assemble, standalone_query
+from bot.settings import Settings
 from tests.conftest import make_index
 
 pytestmark = pytest.mark.slow
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def bot(smoke_index, embedder):
-    return NewsBot(smoke_index, embedder)
+    return assemble(Settings.load(None), smoke_index, embedder, llm=False)
 
 
 def test_ambassador_question_answers_september_2022_citing_the_seed(bot):

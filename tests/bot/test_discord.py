@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from bot.discord_app.app import NewsbotApp
-from bot.service import NewsBot
+from bot.service import assemble
 from bot.settings import Settings
 from ingest.pipeline import ingest, load_sources
 from tests.conftest import SEED_ARTICLE, make_index
@@ -23,7 +23,7 @@ QUESTION = "When was the ambassador appointed?"
 def newsbot(tmp_path, embedder):
     index = make_index(tmp_path / "index", embedder)
     ingest(load_sources([SEED_ARTICLE]), index, embedder, progress=False)
-    return NewsBot(index, embedder)
+    return assemble(Settings.load(None), index, embedder, llm=False)
 
 
 def make_app(newsbot, tmp_path, watcher=None, **discord_settings) -> NewsbotApp:
