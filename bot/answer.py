@@ -272,7 +272,6 @@ class Asked:
     newest: date | None  # the newest article available: older evidence is less sure (staleness) ...
     freshest: date | None  # ... and ranks lower (freshness), unless the question is about the past
     vector: np.ndarray | None = field(default=None, repr=False)
-    gap: int = 0  # days from the newest article to the question's date: news after the corpus is not in it
 
     def candidate(self, hit: Hit, a: int, b: int, text: str, terms: set[str], near: set[str],
                   headline: str | None = None) -> Candidate:
@@ -451,7 +450,6 @@ class ExtractiveAnswerer:
             question, terms, weights, sum(weights.values()) or 1.0, question_type(question), excluded_terms(question),
             past=bool(_PAST_QUESTION.search(question)) and not FUTURE.search(question),
             newest=newest,
-            gap=max(0, (as_of - newest).days) if as_of and newest else 0,
             # "in 2018": a sentence is not less likely to answer for being old (staleness still counts)
             freshest=None if is_past(question_window(question, as_of) if as_of else None, as_of) else newest,
         )

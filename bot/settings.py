@@ -31,8 +31,9 @@ class CoreSettings(BaseSettings):
     embed_context: bool = Field(True, description="Embed each passage with its article's title and date.")
     per_article: int | None = Field(None, ge=1, le=20, description="At most this many passages of one article in the "
                                     "results; empty = the number `newsbot train` fitted with the reader (2 for the rules).")
-    reader: Literal["learned", "rules"] = Field("learned", description="learned = the reader `newsbot train` fitted "
-                                                "(models/reader); rules = the hand-weighted sentence score it replaced.")
+    reader: Literal["learned", "rules"] = Field("rules", description="rules = the hand-weighted sentence score (the default "
+                                                "until the learned one abstains as well: docs/reader.md); learned = the reader "
+                                                "`newsbot train` fitted (models/reader).")
     reader_dir: Path = Field(MODEL_DIR, description="The trained reader's folder (checked against its manifest).")
     log_level: str = Field("WARNING", description="Python logging level for the CLI.")
     allow_private_urls: bool = Field(False, description="Let URL ingest reach loopback and private networks (never link-local).")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 
 def _row(name: str, m: dict, keys: tuple[str, ...]) -> str:
-    return f"| {name} | " + " | ".join("–" if m.get(k) is None else f"{m[k]:.3f}" if isinstance(m[k], float) else str(m[k])
-                                      for k in keys) + " |"
+    def fmt(v) -> str:
+        return "–" if v is None else f"{v:.3f}" if isinstance(v, float) and v < 1.5 else f"{v:g}"
+
+    return f"| {name} | " + " | ".join(fmt(m.get(k)) for k in keys) + " |"
 
 
 def model_card(out: dict) -> str:
@@ -13,7 +15,7 @@ def model_card(out: dict) -> str:
     fit_keys = ("questions", "null_questions", "pool_recall", "shortlist_recall", "pick_hit", "answer_hit",
                 "false_abstentions", "null_abstained")
     eval_keys = ("answer_hit", "choice_accuracy", "cite_gold", "median_answer_words", "false_abstention", "null_abstained",
-                 "recall@5", "mrr@10", "ask_p50_ms")
+                 "article_recall@5", "article_mrr@10", "recall@5", "mrr@10", "ask_p50_ms")
     lines = [
         "# newsbot reader",
         "",

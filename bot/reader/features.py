@@ -19,11 +19,10 @@ CHEAP = (
 FULL = (*CHEAP, "semantic", "semantic_gap", "dense", "cross", "cross_gap")
 # What says whether the question is answered at all, from its best candidates.
 QUESTION = ("best", "margin", "cross", "semantic", "overlap", "type_match", "dense", "log_lexical", "fresh", "stale",
-            "rule_confidence", "gap",
+            "rule_confidence",
             *(f"is_{t}" for t in QTYPES), "untyped")
 
 FRESH_DAYS = 30.0  # the age at which a sentence's article counts as fully old (fresh = exp(-age / FRESH_DAYS))
-GAP_DAYS = 60.0  # a question this long after the newest article counts as fully after the corpus
 STALE_DAYS = 90.0  # evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))
 
 
@@ -57,9 +56,8 @@ def full_features(candidates: Sequence, qtype: str | None, cross: np.ndarray) ->
     return np.concatenate([cheap, rest], axis=1)
 
 
-def question_features(full: np.ndarray, logits: np.ndarray, qtype: str | None, gap_days: int = 0) -> np.ndarray:
-    """QUESTION for one question from its candidates' FULL rows, the combiner's logits for them, and the days from the
-    newest article to the question's date."""
+def question_features(full: np.ndarray, logits: np.ndarray, qtype: str | None) -> np.ndarray:
+    """QUESTION for one question from its candidates' FULL rows and the combiner's logits for them."""
     order = np.argsort(-logits)
     top = full[order[0]]
     margin = float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 5.0
@@ -73,6 +71,6 @@ def question_features(full: np.ndarray, logits: np.ndarray, qtype: str | None, g
     return np.array([
         float(logits[order[0]]), min(margin, 5.0), float(full[:, col["cross"]].max()), float(full[:, col["semantic"]].max()),
         float(full[:, col["overlap"]].max()), top[col["type_match"]], top[col["dense"]], top[col["log_lexical"]],
-        top[col["fresh"]], top[col["stale"]], rule_confidence, min(1.0, gap_days / GAP_DAYS),
+        top[col["fresh"]], top[col["stale"]], rule_confidence,
         *(float(qtype == t) for t in QTYPES), float(qtype is None),
     ], dtype=np.float32)

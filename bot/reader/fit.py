@@ -242,7 +242,7 @@ def picked(ex: Example, reader: Reader) -> tuple[bool, float]:
     x = full_features(ex.shortlist, ex.qtype, ex.cross)
     logits = reader.combiner(x)
     best = int(np.argmax(logits))
-    q = question_features(x, logits, ex.qtype, ex.asked.gap)
+    q = question_features(x, logits, ex.qtype)
     return bool(ex.short_labels[best]), 1.0 / (1.0 + math.exp(-float(reader.abstainer(q))))
 
 
@@ -359,7 +359,7 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
     for ex in [*fit_part, *null]:
         if ex.shortlist:
             x = full_features(ex.shortlist, ex.qtype, ex.cross)
-            rows.append(question_features(x, reader.combiner(x), ex.qtype, ex.asked.gap))
+            rows.append(question_features(x, reader.combiner(x), ex.qtype))
             ys.append(0.0 if ex.null else 1.0)
     reader.abstainer = fit_logistic(np.array(rows), np.array(ys), QUESTION, s.l2)
     answered = sorted(p for ex in fit_part for _, p in [picked(ex, reader)])
@@ -400,8 +400,8 @@ def train(settings, set_dir, out_dir, *, measure: Sequence = (), fit_settings: F
     out["measured"] = {}
     for folder in measure:
         m = run_eval(folder, Path("runs") / f"train-{folder.name}", learned, progress=progress, embedder=embedder)
-        out["measured"][folder.name] = {**m["answers"], **m["abstention"], "recall@5": m["retrieval"]["recall@5"],
-                                        "mrr@10": m["retrieval"]["mrr@10"], "ask_p50_ms": m["speed"]["ask_p50_ms"]}
+        out["measured"][folder.name] = {**m["answers"], **m["abstention"], "ask_p50_ms": m["speed"]["ask_p50_ms"],
+                                        **{k: m["retrieval"][k] for k in ("recall@5", "mrr@10", "article_recall@5", "article_mrr@10")}}
         report(f"{folder.name}: {out['measured'][folder.name]}")
     reader.save(out_dir, model_card(out))
     return out

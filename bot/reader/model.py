@@ -99,11 +99,11 @@ class Reader:
 
     def rank(self, asked, candidates: Sequence) -> Ranked:
         """Order compared candidates (their `semantic` set) by the combiner; say how likely the best one answers.
-        `asked` is the answerer's Asked: the question, its type, how far its date lies after the newest article."""
+        `asked` is the answerer's Asked (the question and its type)."""
         x = full_features(candidates, asked.qtype, self.cross_scores(asked.question, candidates))
         logits = self.combiner(x)
         order = np.argsort(-logits, kind="stable")
-        q = question_features(x, logits, asked.qtype, asked.gap)
+        q = question_features(x, logits, asked.qtype)
         answered = 1.0 / (1.0 + math.exp(-float(self.abstainer(q))))
         return Ranked([candidates[i] for i in order], logits[order], answered, self.threshold)
 
