@@ -503,7 +503,6 @@ class ExtractiveAnswerer:
 
     def compared_many(self, jobs: Sequence[tuple[Asked, list[Candidate]]]) -> list[list[Candidate]]:
         """compared() for many questions in one embedding call (training embeds thousands of shortlists)."""
-        jobs = [(asked, cands) for asked, cands in jobs]
         texts = []
         for asked, cands in jobs:
             if cands:

@@ -36,11 +36,9 @@ class EvalSet:
         return cls(folder, articles, rows)
 
     def corpus_hash(self) -> str:
-        h = hashlib.sha256()
-        with self.articles.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+        from bot.reader.model import sha256
+
+        return sha256(self.articles)
 
 
 def index_name(eval_set: EvalSet, *parts: str) -> str:
@@ -73,20 +71,25 @@ def open_eval_index(settings: Settings, eval_set: EvalSet, embedder):
     return open_index(settings, embedder, index_name(eval_set, embedder.name, precision, settings.core.split.key))
 
 
-def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progress: bool, embedder=None):
-    """Build (or reuse) the eval index and return (ask function, ingest report dict, index name)."""
-    from bot.service import assemble, build_embedder
-
-    embedder = embedder or build_embedder(settings)
+def ingested_index(settings: Settings, eval_set: EvalSet, embedder, progress: bool):
+    """The set's index, its articles ingested (a cached index only checked); returns (index, ingest speed dict)."""
     index = open_eval_index(settings, eval_set, embedder)
-    name = index.name
     report = ingest(load_sources([eval_set.articles]), index, embedder, split=settings.core.split, progress=progress)
     stats_file = index.folder / "ingest.json"
     if report.new or report.changed:
         stats_file.write_text(json.dumps(report.as_dict()))
     first = json.loads(stats_file.read_text()) if stats_file.exists() else report.as_dict()
-    speed = {"ingest_passages_per_s": first["passages_per_s"], "ingest_chars_per_s": first["chars_per_s"],
-             "ingest_seconds": first["seconds"], "reingest_seconds": report.seconds if not report.new else None}
+    return index, {"ingest_passages_per_s": first["passages_per_s"], "ingest_chars_per_s": first["chars_per_s"],
+                   "ingest_seconds": first["seconds"], "reingest_seconds": report.seconds if not report.new else None}
+
+
+def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progress: bool, embedder=None):
+    """Build (or reuse) the eval index and return (ask function, ingest report dict, index name)."""
+    from bot.service import assemble, build_embedder
+
+    embedder = embedder or build_embedder(settings)
+    index, speed = ingested_index(settings, eval_set, embedder, progress)
+    name = index.name
     bot = assemble(settings, index, embedder, llm=answerer == "llm")
 
     def ask(q: dict) -> Answer:
@@ -134,11 +137,13 @@ def run_eval(
         system = f"newsbot/{answerer}" + (f" ({settings.llm.llm_provider}:{settings.llm.llm_model})" if answerer == "llm" else "")
     if not baseline and answerer == "extractive":
         system += f" ({settings.core.reader} reader)"
+    from bot.reader.model import sha256
+
     reader_manifest = settings.core.reader_dir / "manifest.json"
     config = {"set": str(set_dir), "system": system, "index": name, "top_k": settings.core.top_k,
               "split": settings.core.split.key, "model": settings.core.embedding_model,
               # a retrained reader answers afresh instead of resuming the old one's rows
-              "reader": hashlib.sha256(reader_manifest.read_bytes()).hexdigest()[:12]
+              "reader": sha256(reader_manifest)[:12]
               if settings.core.reader == "learned" and reader_manifest.exists() else None}
 
     out.mkdir(parents=True, exist_ok=True)

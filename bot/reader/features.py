@@ -22,6 +22,8 @@ QUESTION = ("best", "margin", "cross", "semantic", "overlap", "type_match", "den
             "rule_confidence",
             *(f"is_{t}" for t in QTYPES), "untyped")
 
+_FULL_COLUMN = {name: i for i, name in enumerate(FULL)}
+
 FRESH_DAYS = 30.0  # the age at which a sentence's article counts as fully old (fresh = exp(-age / FRESH_DAYS))
 STALE_DAYS = 90.0  # evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))
 
@@ -61,7 +63,7 @@ def question_features(full: np.ndarray, logits: np.ndarray, qtype: str | None) -
     order = np.argsort(-logits)
     top = full[order[0]]
     margin = float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 5.0
-    col = {name: i for i, name in enumerate(FULL)}
+    col = _FULL_COLUMN
     # the confidence the hand rules computed (similarity, overlap, type, stale and future-tense evidence), as one
     # feature among others: its weights here are fitted
     sentences = full[:, col["headline"]] == 0

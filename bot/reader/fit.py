@@ -64,14 +64,6 @@ class Example:
     cross: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     asked: object = None  # the answerer's Asked, kept for embedding the shortlist
 
-    @property
-    def answerable(self) -> bool:
-        return bool(self.labels.any())
-
-
-def holds(text: str, answers: Sequence[str]) -> bool:
-    return answer_hit(text, answers)
-
 
 def collect(bot, questions: Sequence[dict], s: FitSettings, *, null: str | None, progress: bool) -> list[Example]:
     """The bot's candidates for each question, as of its date; for null="before" `null_before_days` earlier, when its
@@ -89,14 +81,14 @@ def collect(bot, questions: Sequence[dict], s: FitSettings, *, null: str | None,
             day = date.fromisoformat(q["date"])
             story = (day + timedelta(days=s.story_days[0]), day + timedelta(days=s.story_days[1]))
             hits = [h for h in bot.retrieve(q["question"], as_of=as_of, k=s.null_fetch)
-                    if h.article.id not in gold and not holds(h.passage.text, q["answers"])
+                    if h.article.id not in gold and not answer_hit(h.passage.text, q["answers"])
                     and not (h.article.date and story[0] <= h.article.date <= story[1])][: s.top_k]
             hits = [dataclasses.replace(h, rank=i) for i, h in enumerate(hits, 1)]
         else:
             hits = bot.retrieve(q["question"], as_of=as_of, k=s.top_k)[: s.top_k]
         asked = answerer.asked(q["question"], bot.index.newest(as_of), as_of)
         pool = answerer.pool(asked, hits)
-        labels = np.array([holds(c.text, q["answers"]) for c in pool], dtype=bool)
+        labels = np.array([answer_hit(c.text, q["answers"]) for c in pool], dtype=bool)
         if null and labels.any():
             continue  # the answer was already in the news then: no null question
         wrong = [c for c in (q.get("choices") or []) if c not in q["answers"]]
@@ -171,7 +163,7 @@ def shortlist_all(examples: Sequence[Example], reader: Reader, answerer, progres
         compared = answerer.compared_many([(ex.asked, reader.shortlist(ex.pool, ex.qtype)) for ex in part])
         for ex, shortlist in zip(part, compared):
             ex.shortlist = shortlist
-            ex.short_labels = np.array([holds(c.text, ex.answers) for c in shortlist], dtype=bool)
+            ex.short_labels = np.array([answer_hit(c.text, ex.answers) for c in shortlist], dtype=bool)
 
 
 def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, report: Callable[[str], None]):
@@ -191,7 +183,7 @@ def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, rep
             continue
         positives = [c.text for c, y in zip(ex.pool, ex.labels) if y]
         short_neg = [c.text for c, y in zip(ex.shortlist, ex.short_labels) if not y]
-        wrong = [c.text for c, y in zip(ex.pool, ex.labels) if not y and ex.wrong and holds(c.text, ex.wrong)]
+        wrong = [c.text for c, y in zip(ex.pool, ex.labels) if not y and ex.wrong and answer_hit(c.text, ex.wrong)]
         others = [c.text for c, y in zip(ex.pool, ex.labels) if not y]
         hard = list(dict.fromkeys(short_neg + wrong))
         if not positives or len(others) < s.group - 1:
@@ -336,10 +328,7 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
 
     # 1. prefilter: which sentences are worth embedding, from the cheap features of every candidate
     prefilter = fit_listwise([(cheap_features(ex.pool, ex.qtype), ex.labels) for ex in real], CHEAP, s.l2)
-    zero = Linear(tuple(FULL), np.zeros(len(FULL), np.float32), np.ones(len(FULL), np.float32), np.zeros(len(FULL), np.float32))
-    qzero = Linear(tuple(QUESTION), np.zeros(len(QUESTION), np.float32), np.ones(len(QUESTION), np.float32),
-                   np.zeros(len(QUESTION), np.float32))
-    reader = Reader(prefilter, zero, qzero, 0.5, shortlist=s.shortlist, search=search)
+    reader = Reader(prefilter, Linear.zeros(FULL), Linear.zeros(QUESTION), 0.5, shortlist=s.shortlist, search=search)
     shortlist_all([*real, *null], reader, bot.answerer, progress)
 
     # 2. cross-encoder on the early questions
@@ -382,16 +371,14 @@ def train(settings, set_dir, out_dir, *, measure: Sequence = (), fit_settings: F
           progress: bool = True, report: Callable[[str], None] = logger.info) -> dict:
     """`newsbot train`: ingest SET_DIR (cached), fit the reader, write it to OUT_DIR, then score each MEASURE set with it
     through `newsbot eval` and write the model card with every number."""
-    from bot.evaluation.run import EvalSet, open_eval_index, run_eval
+    from bot.evaluation.run import EvalSet, ingested_index, run_eval
     from bot.reader.card import model_card
     from bot.service import assemble, build_embedder
-    from ingest.pipeline import ingest, load_sources
 
     rules = settings.model_copy(update={"core": settings.core.model_copy(update={"reader": "rules"})})
     embedder = build_embedder(settings)
     train_set = EvalSet.load(set_dir)
-    index = open_eval_index(settings, train_set, embedder)
-    ingest(load_sources([train_set.articles]), index, embedder, split=settings.core.split, progress=progress)
+    index, _ = ingested_index(settings, train_set, embedder, progress)
     bot = assemble(rules, index, embedder, llm=False)
     reader, out = fit(bot, [q for q in train_set.questions if q["answerable"]], fit_settings, progress=progress, report=report)
     out["train_set"] = str(set_dir)

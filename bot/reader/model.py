@@ -44,6 +44,12 @@ class Linear:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.scale) @ self.weights + self.bias
 
+    @classmethod
+    def zeros(cls, names: Sequence[str]) -> Linear:
+        """A model that scores everything 0 (a part not fitted yet)."""
+        n = len(names)
+        return cls(tuple(names), np.zeros(n, np.float32), np.ones(n, np.float32), np.zeros(n, np.float32))
+
     def as_dict(self) -> dict:
         return {"names": list(self.names), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                 "weights": self.weights.tolist(), "bias": self.bias}
@@ -61,7 +67,6 @@ class Ranked:
     """The reader's verdict on one question's compared candidates."""
 
     candidates: list  # best first
-    logits: np.ndarray  # the combiner's, in the same order
     answered: float  # probability that the best candidate answers the question
     threshold: float  # below it, abstain
 
@@ -74,14 +79,13 @@ class Reader:
     """Serves what `newsbot train` fitted. `cross` scores (question, texts) pairs, or is None (its feature is 0)."""
 
     def __init__(self, prefilter: Linear, combiner: Linear, abstainer: Linear, threshold: float, *, shortlist: int = 12,
-                 cross=None, folder: Path | None = None, search=None):
+                 cross=None, search=None):
         self.prefilter = prefilter
         self.combiner = combiner
         self.abstainer = abstainer
         self.threshold = threshold
         self.shortlist_size = shortlist
         self.cross = cross
-        self.folder = folder
         self.search = search  # the SearchSettings fitted with it (None: the hand-set defaults)
 
     def shortlist(self, candidates: Sequence, qtype: str | None) -> list:
@@ -105,7 +109,7 @@ class Reader:
         order = np.argsort(-logits, kind="stable")
         q = question_features(x, logits, asked.qtype)
         answered = 1.0 / (1.0 + math.exp(-float(self.abstainer(q))))
-        return Ranked([candidates[i] for i in order], logits[order], answered, self.threshold)
+        return Ranked([candidates[i] for i in order], answered, self.threshold)
 
     def config(self) -> dict:
         return {"version": 1, "shortlist": self.shortlist_size, "threshold": self.threshold,
@@ -145,7 +149,7 @@ class Reader:
             search = SearchSettings(**cfg["search"])
         return cls(Linear.from_dict(cfg["prefilter"], CHEAP), Linear.from_dict(cfg["combiner"], FULL),
                    Linear.from_dict(cfg["abstainer"], QUESTION), float(cfg["threshold"]), shortlist=int(cfg["shortlist"]),
-                   cross=cross, folder=folder, search=search)
+                   cross=cross, search=search)
 
 
 def sha256(path: Path) -> str:
