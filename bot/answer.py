@@ -383,12 +383,30 @@ class ExtractiveAnswerer:
         First near-duplicates by embedding (cosine ≥ 0.9: on dev such a sentence holds the gold answer exactly when
         the answer does in 73 of 77 cases); then sentences that repeat every name, number and title the answer adds
         to the question (answer_keys) and would answer it themselves (confidence ≥ min_confidence): those already
-        compared with the question, then the best few of the hits' and `further`'s other sentences.
+        compared with the question, then the best few of the hits' and `further`'s other sentences. Either kind must
+        say what the answer says (agrees): for "when" the same date, relative dates resolved, and the answer's names,
+        numbers and titles, so that a sentence sharing only the answer's other words is no second source.
         """
         s = self.settings
         out: list[Candidate] = []
         cited = {best.hit.article.id}
         copies = copy_marks(quoted)  # a page cited once, or its outlet's sentence cited once, is no second source
+        lower = {w for h in hits for w in re.findall(r"[\w'’-]+", h.passage.text) if w[0].islower()}  # not names
+        keys = answer_keys(best.text if best.headline is None else " " + best.text, asked.question, asked.qtype,
+                           proper=lambda word: word not in lower)
+        holds_keys = saying(keys)
+        dates = dates_said(quoted) if asked.qtype == "when" else set()
+        if asked.qtype == "when" and not dates:
+            return out  # an answer to "when" that names no date: nothing a second source could be checked against
+
+        def agrees(c: Candidate, every_key: bool) -> bool:
+            """Says what the answer says, not only its other words: the same date for "when", the same count for "how
+            many", and the answer's names, numbers and titles (every one, or for a near-duplicate at least one)."""
+            if dates and not dates & dates_said(c):
+                return False
+            if not keys:
+                return True
+            return holds_keys(c.text) if every_key or asked.qtype == "number" else any(says(c.text, k) for k in keys)
 
         def cite(found: Sequence[Candidate]) -> None:
             for c in found:
@@ -399,19 +417,12 @@ class ExtractiveAnswerer:
 
         if best.vector is not None:
             similar = sorted(((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0])
-            cite([c for sim, c in similar if sim >= s.corroboration])
-        if len(out) == s.max_corroborating:
+            cite([c for sim, c in similar if sim >= s.corroboration and agrees(c, every_key=False)])
+        if len(out) == s.max_corroborating or not keys:
             return out
-        lower = {w for h in hits for w in re.findall(r"[\w'’-]+", h.passage.text) if w[0].islower()}  # not names
-        keys = answer_keys(best.text if best.headline is None else " " + best.text, asked.question, asked.qtype,
-                           proper=lambda word: word not in lower)
-        if not keys:
-            return out
-
-        holds_keys = saying(keys)
 
         def restates(c: Candidate) -> bool:
-            return c.hit.article.id not in cited and holds_keys(c.text)
+            return c.hit.article.id not in cited and agrees(c, every_key=True)
 
         def answers(found: Iterable[Candidate]) -> list[Candidate]:
             return [c for c in sorted(found, key=self.score, reverse=True) if self.confidence(c, asked.newest) >= s.min_confidence]
@@ -514,6 +525,16 @@ class ExtractiveAnswerer:
                 asked.vector = next(vectors)
             out.append([dataclasses.replace(c, semantic=float(v @ asked.vector), vector=v) for c, v in zip(cands, vectors)])
         return out
+
+
+def dates_said(c: Candidate) -> set[str]:
+    """The dates a sentence states, relative ones resolved against its article ("the following month" → "september
+    2022"), lower-cased: what two reports of one "when" must share."""
+    shown = explain_dates(c.text, c.hit.article.date, c.hit.passage.text[: c.start]) if c.headline is None else c.text
+    found = {m.group(1) for m in _EXPLAINED.finditer(shown)}
+    found |= {m.group(0).removeprefix("in ").removeprefix("since ").removeprefix("by ")
+              for m in _DATE_PHRASE.finditer(_EXPLAINED.sub("", shown))}
+    return {f.lower().strip(" ,.") for f in found}
 
 
 def hit_sentences(hit: Hit) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 EXIT_SKIPPED = 3
+EXIT_BUSY = 4  # ingest --no-wait while another newsbot writes to the index
 
 
 def _date(ctx, param, value):
@@ -32,6 +33,7 @@ def common(f):
     @functools.wraps(f)
     def wrapper(*args, data_dir, env_file, **kwargs):
         from ingest.errors import NewsbotError
+        from ingest.lock import IndexBusy
         from bot.settings import Settings
 
         try:
@@ -40,6 +42,9 @@ def common(f):
             for noisy in ("chromadb", "httpx", "httpx2", "openai", "sentence_transformers"):
                 logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
             return f(*args, settings=settings, **kwargs)
+        except IndexBusy as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(EXIT_BUSY)
         except NewsbotError as e:
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:
@@ -58,26 +63,29 @@ def cli():
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--prune", is_flag=True, help="Delete indexed articles that are no longer in PATHS.")
+@click.option("--no-wait", is_flag=True, help="Fail (exit 4) instead of waiting while another newsbot writes to the index.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
 @common
-def ingest(sources, prune, as_json, settings):
+def ingest(sources, prune, no_wait, as_json, settings):
     """Add articles from files, folders (.txt, .md, .html, .jsonl, .jsonl.gz) or article URLs to the index.
 
     Unchanged articles are skipped; changed ones are re-embedded. Unreadable input is reported and
     skipped, and the exit code is 3 when that happened.
     """
     from ingest.pipeline import ingest as run_ingest, load_sources
+    from bot.render import printable
     from bot.service import build_embedder, open_index
 
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
     report = run_ingest(load_sources(sources, settings.fetch_limits), index, embedder, split=settings.core.split, prune=prune,
-                        progress=not as_json and sys.stderr.isatty())
+                        progress=not as_json and sys.stderr.isatty(), wait=not no_wait,
+                        on_wait=lambda message: click.echo(message, err=True))
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         for problem in report.skipped:
-            click.echo(f"skipped: {problem}", err=True)
+            click.echo(printable(f"skipped: {problem}"), err=True)
         click.echo(report.summary())
     if report.skipped:
         sys.exit(EXIT_SKIPPED)
@@ -112,7 +120,9 @@ class _Streamer:
 
     def __call__(self, piece: str) -> None:
         self.text += piece
-        click.echo(piece, nl=False)
+        from bot.render import printable
+
+        click.echo(printable(piece), nl=False)
         sys.stdout.flush()
 
 
@@ -203,6 +213,7 @@ def watch(once, as_json, settings):
     import dataclasses
     import time
 
+    from bot.render import printable
     from bot.service import build_bot, build_watcher
 
     bot = build_bot(settings, llm=False)
@@ -217,7 +228,7 @@ def watch(once, as_json, settings):
             click.echo(json.dumps(d, indent=2))
         else:
             for problem in report.problems:
-                click.echo(f"problem: {problem}", err=True)
+                click.echo(printable(f"problem: {problem}"), err=True)
             click.echo(report.summary())
         if once:
             sys.exit(EXIT_SKIPPED if report.problems else 0)

@@ -44,8 +44,16 @@ def _last_named_month(text: str, article_date: date) -> date | None:
 def resolve(expression: str, article_date: date, context: str = "", future: bool = False) -> str | None:
     """What a relative `expression` means in an article of `article_date`; `context` is the text before it.
 
-    `future`: the expression follows a "will" — "on Tuesday" is then the coming Tuesday, not the last one.
+    `future`: the expression follows a "will" — "on Tuesday" is then the coming Tuesday, not the last one. None
+    when it is not a relative date, or would fall outside the calendar ("yesterday" in an article of 0001-01-01).
     """
+    try:
+        return _resolve(expression, article_date, context, future)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _resolve(expression: str, article_date: date, context: str, future: bool) -> str | None:
     e = expression.lower()
     anchor = _last_named_month(context, article_date)
     if e in ("the following month", "the next month", "a month later"):
@@ -140,8 +148,15 @@ def question_window(question: str, as_of: date) -> tuple[date, date] | None:
     "this week" → the 8 days up to as_of; "on Tuesday" → the last Tuesday and the day after;
     "in March" / "last March" → that month (the latest one not after as_of) plus a week of
     follow-up reporting; "in 2018" → that year plus a month; "this year" / "last year" likewise.
-    None when the question names no time.
+    None when the question names no time, or when the window would fall outside the calendar (as of 0001-01-01).
     """
+    try:
+        return _question_window(question, as_of)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _question_window(question: str, as_of: date) -> tuple[date, date] | None:
     for pattern, days in _Q_SPANS:
         if pattern.search(question):
             return as_of - timedelta(days=days), as_of

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ingest.embed import Embedder, make_embedder
 from ingest.errors import NewsbotError
 from ingest.index import Index, open_chroma
+from ingest.text import repaired
 from ingest.types import Passage
 from bot.answer import Answerer, ExtractiveAnswerer, excluded_terms, without_exclusions
 from bot.search import Searcher, SearchSettings
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from bot.reader.model import Reader
 
 MAX_QUESTION_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 control characters
 _FOLLOW_UP = re.compile(r"\b(he|she|it|they|him|her|them|his|hers|its|their|theirs|this|that|these|those|there|then)\b|^\s*(and|what about|how about)\b", re.I)
 
 
@@ -36,7 +37,7 @@ class Turn:
 
 
 def clean_question(question: str) -> str:
-    q = " ".join(_CONTROL.sub(" ", question or "").split())
+    q = " ".join(_CONTROL.sub(" ", repaired(question or "")).split())
     if not q:
         raise NewsbotError('the question is empty: ask something, e.g. newsbot ask "When was the ambassador appointed?"')
     if len(q) > MAX_QUESTION_CHARS:

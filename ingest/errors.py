@@ -1,4 +1,5 @@
 """Domain errors of the writer side, translated into messages at the edges (CLI, Discord, eval)."""
+from ingest.text import repaired
 
 
 class NewsbotError(Exception):
@@ -9,6 +10,7 @@ class BadArticle(NewsbotError):
     """A source that cannot be turned into an article; it is reported and skipped."""
 
     def __init__(self, where: str, reason: str):
+        where = repaired(where)  # a file name that is not UTF-8 must still print
         super().__init__(f"{where}: {reason}")
         self.where = where
         self.reason = reason

@@ -20,7 +20,7 @@ from urllib.robotparser import RobotFileParser
 
 from ingest.embed import Embedder
 from ingest.errors import BadArticle, NewsbotError
-from ingest.fetch import FEED_TYPES, USER_AGENT, FetchError, FetchLimits, fetch, is_url
+from ingest.fetch import FEED_TYPES, USER_AGENT, FetchError, FetchLimits, fetch, is_url, redacted
 from ingest.index import Index
 from ingest.loaders import Loaded, load_url, parse_html
 from ingest.pipeline import IngestReport, SplitSettings, ingest, load_sources
@@ -87,6 +87,9 @@ class SourceStore:
         self.db.executescript(_SCHEMA)
 
     def add(self, url: str, name: str | None = None) -> Source:
+        if is_url(url) and redacted(url) != url:
+            raise NewsbotError(f"{redacted(url)}: the feed URL holds a user name or password, which newsbot would store "
+                               "and show; remove the 'user:password@' part")
         if is_url(url):
             kind = "feed"
         elif Path(url).is_dir():
@@ -148,7 +151,7 @@ class HostGate:
     def __init__(self, politeness: Politeness, limits: FetchLimits, sleep: Callable[[float], None] = time.sleep):
         self.politeness, self.limits, self.sleep = politeness, limits, sleep
         self.last: dict[str, float] = {}
-        self.robots: dict[str, RobotFileParser | None] = {}
+        self.robots: dict[str, RobotFileParser | str] = {}  # per host: its rules, or why they could not be read
 
     def wait(self, url: str) -> None:
         host = urlsplit(url).netloc
@@ -158,26 +161,31 @@ class HostGate:
                 self.sleep(pause)
         self.last[host] = time.monotonic()
 
-    def allowed(self, url: str) -> bool:
+    def refusal(self, url: str) -> str | None:
+        """None when `url` may be fetched; otherwise why not (robots.txt forbids it, or could not be read: the host is
+        unreachable, on a private address, or failing)."""
         if not self.politeness.respect_robots:
-            return True
+            return None
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}"
         if key not in self.robots:
             self.wait(url)
-            parser: RobotFileParser | None = RobotFileParser()
+            parser = RobotFileParser()
             try:
                 page = fetch(key + "/robots.txt", self.limits, content_types={"text/plain": ".txt"})
                 parser.parse(page.text.splitlines())
+                self.robots[key] = parser
             except FetchError as e:
                 if e.status and 400 <= e.status < 500:  # RFC 9309: no robots.txt, everything allowed
                     parser.parse([])
+                    self.robots[key] = parser
                 else:  # unreachable or a server error: assume nothing is allowed, try again next poll
                     logger.info("robots.txt of %s unavailable (%s); skipping the host this poll", key, e)
-                    parser = None
-            self.robots[key] = parser
-        parser = self.robots[key]
-        return parser is not None and parser.can_fetch(USER_AGENT, url)
+                    self.robots[key] = f"its robots.txt could not be read ({str(e).removeprefix(key + '/robots.txt: ')})"
+        rules = self.robots[key]
+        if isinstance(rules, str):
+            return rules
+        return None if rules.can_fetch(USER_AGENT, url) else "robots.txt does not allow fetching it"
 
 
 class Watcher:
@@ -220,8 +228,8 @@ class Watcher:
         import feedparser
 
         now = time.time()
-        if not gate.allowed(source.url):
-            raise NewsbotError(f"robots.txt of {urlsplit(source.url).netloc} does not allow fetching the feed")
+        if why := gate.refusal(source.url):
+            raise NewsbotError(f"the feed is not fetched: {why}")
         headers = {k: v for k, v in (("If-None-Match", source.etag), ("If-Modified-Since", source.last_modified)) if v}
         gate.wait(source.url)
         page = fetch(source.url, self.limits, headers=headers, content_types=FEED_TYPES)
@@ -257,7 +265,8 @@ class Watcher:
             else:
                 report.updated_items += 1
         still_listed = [known[link]["article_id"] for link in current if link in known and known[link]["article_id"]]
-        self.index.touch(still_listed)
+        with self.index.writing():
+            self.index.touch(still_listed)
         for link in set(known) - current:
             report.removed += self._check_removed(source.url, link, known[link]["article_id"], gate)
         self.store.save(done)
@@ -267,11 +276,11 @@ class Watcher:
         """The item's page; the feed's own copy of the text when the page cannot be had."""
         published = _entry_date(entry)
         article: Loaded
-        if gate.allowed(link):
+        if why := gate.refusal(link):
+            article = BadArticle(link, why)
+        else:
             gate.wait(link)
             article = load_url(link, self.limits)
-        else:
-            article = BadArticle(link, "robots.txt does not allow fetching it")
         if isinstance(article, BadArticle):
             content = (entry.get("content") or [{}])[0].get("value") or entry.get("summary") or ""
             if len(content) >= 200:
@@ -290,7 +299,8 @@ class Watcher:
         except FetchError as e:
             if e.status in GONE:
                 if article_id:
-                    self.index.delete([article_id])
+                    with self.index.writing():
+                        self.index.delete([article_id])
                 self.store.forget_item(feed, link)
                 logger.info("%s is gone (HTTP %s): removed from the index", link, e.status)
                 return 1

@@ -55,6 +55,17 @@ class Fetched:
         return CONTENT_TYPES.get(self.content_type) or FEED_TYPES.get(self.content_type, "")
 
 
+def redacted(url: str) -> str:
+    """`url` without the user name and password of its address ("https://user:pw@host/x" → "https://host/x")."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, parts.query, parts.fragment))
+
+
 def is_url(value: str) -> bool:
     return value.lower().startswith(("http://", "https://"))
 
@@ -93,6 +104,9 @@ def fetch(url: str, limits: FetchLimits = FetchLimits(), headers: dict[str, str]
     with httpx.Client(timeout=limits.timeout_s, follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
+            if parts.username is not None or parts.password is not None:
+                raise FetchError(f"{redacted(url)}: the URL holds a user name or password, which newsbot would store and "
+                                 "show in every citation; remove the 'user:password@' part")
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise FetchError(f"{url}: only http:// and https:// URLs can be ingested")
             port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np
 
 from ingest.errors import EmptyIndex, IndexMismatch, NewsbotError
 from ingest.lexical import TOKENIZER, LexicalIndex
+from ingest.lock import ServerLease, WriterLock
 from ingest.types import Article, Passage
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,11 @@ class Index:
         self.max_batch = client.get_max_batch_size() if hasattr(client, "get_max_batch_size") else 5000
         self._lexical: tuple[int, LexicalIndex] | None = None
         self._lexical_lock = threading.Lock()  # one rebuild at a time; concurrent askers wait for it
+        self.writer = WriterLock(folder / "writer.lock", ServerLease(client, f"newsbot-{name}-writer") if shared else None)
+
+    def writing(self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None):
+        """A context in which this process is the index's only writer (ingest(), the watcher's deletions)."""
+        return self.writer.held(wait=wait, on_wait=on_wait)
 
     def _open_collection(self):
         return self.client.get_or_create_collection(

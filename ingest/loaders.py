@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import json
 import logging
@@ -14,7 +15,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ingest.errors import BadArticle
-from ingest.fetch import FetchError, FetchLimits, fetch
+from ingest.fetch import FetchError, FetchLimits, fetch, redacted
+from ingest.text import repaired
 from ingest.types import Article
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,11 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_ARTICLE_CHARS = 2_000_000
 MAX_HTML_TAGS = 100_000  # a news page has a few thousand; 500k tags kept trafilatura busy for half a minute
+# Metadata is short; a 9 MB title (from a YAML alias bomb) would be stored, embedded and shown in every citation.
+MAX_FIELD_CHARS = {"id": 2_000, "title": 1_000, "url": 4_000, "source": 300}
+MAX_FRONT_MATTER_CHARS = 20_000  # a few lines of `key: value`
+MAX_DECOMPRESSED_BYTES = 4 * 1024**3  # a .jsonl.gz that inflates beyond this is a bomb, not a corpus (dev: 43 MB)
+MAX_BLANK_LINES = 10_000  # one blank line between rows is harmless; a billion of them took the loader 19 minutes
 
 _DATE_LINE = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*\n?")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
@@ -111,6 +118,7 @@ def load_url(url: str, limits: FetchLimits) -> Loaded:
     try:
         page = fetch(url, limits)
     except FetchError as e:
+        url = redacted(url)
         return BadArticle(url, str(e).removeprefix(f"{url}: "))
     if page.suffix == ".html":
         article = parse_html(page.text, page.url, url=page.url)
@@ -143,13 +151,23 @@ def _id_from_path(path: Path, root: Path) -> str:
 
 
 def _checked(article: Article | BadArticle, where: str) -> Article | BadArticle:
+    """The article as it may be stored (see repaired(); no credentials in its URL), or why it cannot be."""
     if isinstance(article, BadArticle):
         return BadArticle(where, article.reason)  # parsers know the id; the user needs the file
     if not article.text.strip():
         return BadArticle(where, "the article has no text")
     if len(article.text) > MAX_ARTICLE_CHARS:
         return BadArticle(where, f"the article has {len(article.text):,} characters, over the {MAX_ARTICLE_CHARS:,} limit")
-    return article
+    fields = {"id": article.id, "title": article.title, "url": article.url, "source": article.source}
+    for name, value in fields.items():
+        if value is not None and len(value) > MAX_FIELD_CHARS[name]:
+            return BadArticle(where, f"the article's {name} has {len(value):,} characters, over the "
+                                     f"{MAX_FIELD_CHARS[name]:,} limit")
+    url = redacted(article.url) if article.url else None
+    return dataclasses.replace(
+        article, text=repaired(article.text), title=repaired(article.title) if article.title else None,
+        id=repaired(url if article.id == article.url else article.id), url=url and repaired(url),
+        source=repaired(article.source) if article.source else None)
 
 
 def _parse_date(value: object, where: str) -> dt.date | None | BadArticle:
@@ -180,10 +198,13 @@ def parse_markdown(text: str, article_id: str) -> Article | BadArticle:
     meta: dict = {}
     m = _FRONT_MATTER.match(text)
     if m:
+        if len(m.group(1)) > MAX_FRONT_MATTER_CHARS:
+            return BadArticle(article_id, f"front matter is {len(m.group(1)):,} characters, over the "
+                                          f"{MAX_FRONT_MATTER_CHARS:,} limit for `key: value` lines")
         import yaml  # only Markdown with front matter needs it
 
         try:
-            loaded = yaml.safe_load(m.group(1))
+            loaded = yaml.load(m.group(1), Loader=_front_matter_loader())
         except yaml.YAMLError as e:
             return BadArticle(article_id, f"front matter is not valid YAML: {e}")
         if not isinstance(loaded, dict):
@@ -204,6 +225,22 @@ def parse_markdown(text: str, article_id: str) -> Article | BadArticle:
         date=day,
         source=str(meta["source"]) if meta.get("source") else None,
     )
+
+
+@functools.cache
+def _front_matter_loader():
+    """YAML's safe loader without aliases: `*a` repeating `&a` nine levels deep makes a 467-byte header a 9 MB title."""
+    import yaml
+
+    class FrontMatterLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter",
+                                                  event.start_mark)
+            return super().compose_node(parent, index)
+
+    return FrontMatterLoader
 
 
 def parse_html(html: str, article_id: str, url: str | None = None) -> Article | BadArticle:
@@ -241,7 +278,7 @@ def _load_jsonl(path: Path) -> Iterator[Loaded]:
     # GzipFile reads line by line itself: a second buffer over it would read ahead into a damaged block
     # and lose the good rows already decompressed before it.
     with opener(path, "rb") as stream:
-        lineno = 0
+        lineno = blank = 0
         while True:
             try:
                 line = stream.readline(MAX_LINE_BYTES + 1)
@@ -258,7 +295,15 @@ def _load_jsonl(path: Path) -> Iterator[Loaded]:
             if too_long:
                 yield BadArticle(where, f"line is longer than {MAX_LINE_BYTES // 1_000_000} MB; skipped")
                 continue
+            if opener is gzip.open and stream.tell() > MAX_DECOMPRESSED_BYTES:  # tell(): bytes decompressed so far
+                yield BadArticle(where, f"the file inflates to over {MAX_DECOMPRESSED_BYTES / 1024**3:.0f} GiB; the rest is "
+                                        "not read (a compression bomb, or split the corpus into several files)")
+                return
             if not line.strip():
+                blank += 1
+                if blank > MAX_BLANK_LINES:
+                    yield BadArticle(where, f"over {MAX_BLANK_LINES:,} blank lines; the rest of the file is not read")
+                    return
                 continue
             yield _parse_row(line, where)
 

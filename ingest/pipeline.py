@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -120,8 +120,17 @@ def ingest(
     prune: bool = False,
     batch_passages: int = 1024,
     progress: bool = True,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Bring the index in line with `sources`; unchanged articles cost a hash comparison only."""
+    """Bring the index in line with `sources`; unchanged articles cost a hash comparison only. The index's writer lock
+    is held throughout: a second writer waits for it (telling `on_wait`), or with wait=False raises IndexBusy."""
+    with index.writing(wait=wait, on_wait=on_wait):
+        return _ingest(sources, index, embedder, split=split, prune=prune, batch_passages=batch_passages, progress=progress)
+
+
+def _ingest(sources: Iterable[Loaded], index: Index, embedder: Embedder, *, split: SplitSettings, prune: bool,
+            batch_passages: int, progress: bool) -> IngestReport:
     from tqdm import tqdm
 
     t0 = time.perf_counter()

@@ -13,8 +13,10 @@ _ABBREVIATIONS = {
     "no", "nos", "vs", "etc", "inc", "corp", "co", "ltd", "llc", "dept", "univ", "approx", "est", "fig", "vol",
     "al", "ave", "blvd", "rd", "e.g", "i.e", "a.m", "p.m", "u.s", "u.k", "u.n", "e.u", "d.c", "n.y", "l.a",
 }
-# A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+# A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace. It starts only where
+# a run of punctuation starts and never backtracks into it (possessive quantifiers), so a run of 60,000 dots is read
+# once, not once per dot: time stays linear in the text.
+_BOUNDARY = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s)")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 

@@ -86,3 +86,23 @@ def test_two_machines_see_the_same_corpus_through_the_server(tmp_path):
     (src / "bridge.txt").write_text("date 2023-03-16 The old bridge over the Ost river will close in June.")
     ingest(load_sources([src]), reader, embedder, progress=False)
     assert writer.sync(force=True) and set(writer.manifest()) == {"port", "tram", "bridge"}
+
+
+def test_writers_on_two_machines_exclude_each_other(tmp_path):
+    """Two machines (two data dirs) writing one index on the server: the second waits or, told not to, is refused;
+    a lease left by a writer that died is taken over once it has expired."""
+    from ingest.lock import IndexBusy
+
+    embedder = HashEmbedder(64)
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    first, second = server_index(tmp_path / "a", embedder, name), server_index(tmp_path / "b", embedder, name)
+    with first.writing():
+        with pytest.raises(IndexBusy, match="another machine"):
+            with second.writing(wait=False):
+                pass
+    with second.writing(wait=False):  # released: free again
+        assert ingest(load_sources([SMOKE / "articles.jsonl.gz"]), second, embedder, progress=False).new == 295
+    second.client.create_collection(f"newsbot-{name}-writer", metadata={"holder": "a dead writer", "expires": 0.0},
+                                    embedding_function=None)
+    with first.writing(wait=False):
+        pass

@@ -10,6 +10,7 @@ from ingest.feeds import Source
 from ingest.index import IndexStats
 from ingest.pipeline import IngestReport
 from ingest.sentences import sentence_spans
+from bot.render import printable
 from bot.discord_app.limits import EMBED_DESCRIPTION, EMBED_FIELDS, FIELD_VALUE, EMBED_TITLE, shorten, split_text
 from bot.types import Answer, Citation, Hit
 
@@ -20,8 +21,9 @@ _URL_SAFE = ":/?#@!$&'*+,;=%~-._"  # everything but ( ) < > and spaces, which wo
 
 
 def md(text: str) -> str:
-    """Article text shown literally: Discord markdown escaped (mentions are disarmed by allowed_mentions)."""
-    return discord.utils.escape_markdown(text, ignore_links=False)
+    """Article text shown literally: control characters and escape sequences dropped, Discord markdown escaped
+    (mentions are disarmed by allowed_mentions)."""
+    return discord.utils.escape_markdown(printable(text), ignore_links=False)
 
 
 def link(label: str, url: str | None) -> str:
@@ -38,9 +40,10 @@ def day(d: date | None) -> str:
 
 def source_field(c: Citation) -> tuple[str, str]:
     name = shorten(f"[{c.n}] " + " · ".join(p for p in (c.source or _host(c.url), day(c.date)) if p), 256)
-    value = link(shorten(c.title or c.article_id, 300), c.url)
+    title = printable(c.title or "").strip() or printable(c.article_id).strip() or f"source {c.n}"  # never an empty field
+    value = link(shorten(title, 300), c.url)
     if len(value) > FIELD_VALUE - 400:
-        value = md(shorten(c.title or c.article_id, 300))
+        value = md(shorten(title, 300))
     if c.url and c.seen:
         value += f"\nlast seen {day(c.seen)}"
     if c.also:
@@ -74,7 +77,7 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     """The answer with [n] markers, its numbered sources and a footer; split over embeds when long."""
     colour = ABSTAIN_COLOUR if answer.abstained else ANSWER_COLOUR
     title = "Not in the articles" if answer.abstained else shorten(answer.question, EMBED_TITLE)
-    parts = split_text((f"**{md(answer.short)}** — " if answer.short else "") + md(answer.text), EMBED_DESCRIPTION)
+    parts = split_text((f"**{md(answer.short)}** — " if answer.short else "") + md(answer.text), EMBED_DESCRIPTION) or ["…"]
     embeds = [discord.Embed(title=title if i == 0 else None, description=p, colour=colour) for i, p in enumerate(parts)]
     if answer.abstained:
         asked = f"*{md(shorten(answer.question, 300))}*\n\n"

@@ -40,6 +40,16 @@ front = st.tuples(st.text(max_size=80), st.text(max_size=200)).map(lambda t: f"-
 seed_like = st.tuples(st.sampled_from(["date 2022-10-26 ", "  date 2022-02-30\n", "date x ", ""]), st.text(max_size=300)).map(
     lambda t: (t[0] + t[1]).encode("utf-8", "surrogatepass"))
 garbage = st.binary(max_size=2048)
+# lone surrogates, as a JSON "\ud800" escape gives them, among ordinary text
+surrogates = st.text(alphabet=st.characters(whitelist_categories=["Cs"]) | st.sampled_from("ab .\n"), max_size=40)
+surrogate_rows = st.tuples(surrogates, surrogates, surrogates).map(
+    lambda t: json.dumps({"id": "s" + t[0], "title": t[1] or None, "text": "Text " + t[2]}).encode())
+# YAML anchors and aliases, nested, in front matter
+aliases = st.lists(st.sampled_from(["a: &a [x, x]", "b: &b [*a, *a, *a]", "c: [*b, *b, *b]", "title: *a", "title: *b",
+                                    "d: &d {k: *a}", "e: *d", "<<: *d", "f: *missing"]), max_size=6).map(
+    lambda lines: ("---\n" + "\n".join(lines) + "\n---\nThe body.\n").encode())
+escapes = st.lists(st.sampled_from(["\x1b", "[", "]", "0", ";", "2J", "8m", "\x07", "\x9b", "\x9d", "\x9c", "\\", "a", " ",
+                                    "\n", "\x00", "\x85", "\t"]) | st.text(max_size=3), max_size=40).map("".join)
 
 
 def load_bytes(data: bytes, name: str) -> list:
@@ -50,6 +60,10 @@ def load_bytes(data: bytes, name: str) -> list:
         assert isinstance(item, (Article, BadArticle)), item
         if isinstance(item, Article):
             assert item.id and item.text.strip()
+            for value in (item.id, item.text, item.title or "", item.url or "", item.source or ""):
+                value.encode("utf-8")  # storable: no lone surrogate
+                assert "\x00" not in value
+        str(item).encode("utf-8")  # a report can be printed
     return items
 
 
@@ -60,7 +74,7 @@ def test_plain_text_loader(data):
 
 
 @FUZZ
-@given(garbage | front | seed_like)
+@given(garbage | front | seed_like | aliases)
 def test_markdown_loader(data):
     load_bytes(data, "a.md")
 
@@ -72,7 +86,7 @@ def test_html_loader(data):
 
 
 @FUZZ
-@given(garbage | jsonl)
+@given(garbage | jsonl | surrogate_rows)
 def test_jsonl_loader(data):
     load_bytes(data, "a.jsonl")
 
@@ -84,6 +98,15 @@ def test_jsonl_gz_loader(data):
     if data[:2] != b"\x1f\x8b" and data and data[0] % 2:
         data = gzip.compress(data)  # half of them valid gzip around hostile content
     load_bytes(data, "a.jsonl.gz")
+
+
+@FUZZ
+@given(escapes)
+def test_printable_text_holds_no_escape_or_control(text):
+    from bot.render import printable
+
+    shown = printable(text)
+    assert not any(ord(ch) < 32 and ch not in "\n\t" or 0x7f <= ord(ch) <= 0x9f for ch in shown), repr(shown)
 
 
 def peak_rss_mb() -> float:
