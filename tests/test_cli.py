@@ -56,8 +56,8 @@ def test_ingest_then_ask_with_json(run, tmp_path):
     answer = json.loads(r.output)
     assert set(answer) >= {"question", "answer", "abstained", "citations", "retrieved", "timings", "latency_ms"}
     assert answer["retrieved"][0]["article_id"] == "israel-turkey-security-ties"
-    if not answer["abstained"]:
-        assert answer["citations"][0]["article_id"] == "israel-turkey-security-ties"
+    assert not answer["abstained"] and answer["citations"][0]["article_id"] == "israel-turkey-security-ties"
+    assert "Haaretz" in answer["answer"] and answer["citations"][0]["quote"] in SEED_ARTICLE.read_text()
 
 
 def test_ask_before_ingest_says_what_to_do(run):

@@ -52,9 +52,15 @@ def test_link_local_and_metadata_addresses_are_refused_always(address):
         check_address(ipaddress.ip_address(address), allow_private=True)
 
 
-def test_public_addresses_pass():
-    check_address(ipaddress.ip_address("93.184.216.34"))
-    check_address(ipaddress.ip_address("2606:2800:220:1::1"))
+@pytest.mark.parametrize("address, refused", [("93.184.216.34", False), ("2606:2800:220:1::1", False),
+                                              ("10.0.0.1", True), ("::ffff:10.0.0.1", True), ("127.0.0.1", True)])
+def test_public_addresses_pass_and_private_ones_do_not(address, refused):
+    ip = ipaddress.ip_address(address)
+    if refused:
+        with pytest.raises(FetchError, match="loopback or private"):
+            check_address(ip)
+    else:
+        assert check_address(ip) is None
 
 
 def test_loopback_url_is_refused_by_default(web):
