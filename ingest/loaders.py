@@ -163,11 +163,13 @@ def _checked(article: Article | BadArticle, where: str) -> Article | BadArticle:
         if value is not None and len(value) > MAX_FIELD_CHARS[name]:
             return BadArticle(where, f"the article's {name} has {len(value):,} characters, over the "
                                      f"{MAX_FIELD_CHARS[name]:,} limit")
-    url = redacted(article.url) if article.url else None
-    return dataclasses.replace(
-        article, text=repaired(article.text), title=repaired(article.title) if article.title else None,
-        id=repaired(url if article.id == article.url else article.id), url=url and repaired(url),
-        source=repaired(article.source) if article.source else None)
+    def clean(value: str | None) -> str | None:
+        return repaired(value) if value else None
+
+    url = clean(redacted(article.url)) if article.url else None
+    return dataclasses.replace(article, text=repaired(article.text), title=clean(article.title), url=url,
+                               id=url if url and article.id == article.url else repaired(article.id),
+                               source=clean(article.source))
 
 
 def _parse_date(value: object, where: str) -> dt.date | None | BadArticle:
