@@ -24,7 +24,7 @@ TUTORIAL = r"""
 import json, sys, time
 from pathlib import Path
 from bot.evaluation.baseline import tutorial_pipeline
-from bot.evaluation.run import EvalSet
+from bot.evaluation.sets import EvalSet
 from bot.settings import Settings
 s = Settings.load(None, data_dir=Path(sys.argv[2]))
 t = time.perf_counter()

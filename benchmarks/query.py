@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.evaluation.baseline import tutorial_pipeline  # noqa: E402
-from bot.evaluation.run import EvalSet, open_eval_index  # noqa: E402
+from bot.evaluation.run import open_eval_index  # noqa: E402
+from bot.evaluation.sets import EvalSet  # noqa: E402
 from bot.service import assemble, build_embedder, without_exclusions  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 

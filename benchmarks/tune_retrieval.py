@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.dates import question_window  # noqa: E402
 from bot.evaluation.metrics import first_relevant_rank  # noqa: E402
-from bot.evaluation.run import EvalSet, open_eval_index  # noqa: E402
+from bot.evaluation.run import open_eval_index  # noqa: E402
+from bot.evaluation.sets import EvalSet  # noqa: E402
 from bot.search import Candidates, Searcher, SearchSettings, merge  # noqa: E402
 from bot.service import build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402

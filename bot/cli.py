@@ -134,7 +134,8 @@ def chat(as_of, llm, settings):
     """Talk with the bot: follow-up questions ("who did he meet?") use the conversation so far."""
     from ingest.errors import NewsbotError
     from bot.render import render_text
-    from bot.service import Turn, build_bot
+    from bot.service import build_bot
+    from bot.types import Turn
 
     bot = build_bot(settings, llm=llm)
     bot.index.require_content()

@@ -5,7 +5,6 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ from ingest.types import Passage
 from bot.answer import Answerer, ExtractiveAnswerer, excluded_terms, without_exclusions
 from bot.search import Searcher, SearchSettings
 from bot.settings import Settings
-from bot.types import Answer, Hit
+from bot.types import Answer, Hit, Turn
 
 if TYPE_CHECKING:
     from bot.reader.model import Reader
@@ -26,14 +25,6 @@ if TYPE_CHECKING:
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 control characters
 _FOLLOW_UP = re.compile(r"\b(he|she|it|they|him|her|them|his|hers|its|their|theirs|this|that|these|those|there|then)\b|^\s*(and|what about|how about)\b", re.I)
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One exchange of a conversation, kept so a follow-up can be understood."""
-
-    question: str
-    answer: str = ""
 
 
 def clean_question(question: str) -> str:

@@ -1,4 +1,4 @@
-"""The data that flows on the reader side: search hits, citations and answers."""
+"""The data that flows on the reader side: search hits, citations, answers and conversation turns."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -88,3 +88,11 @@ class Answer:
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
             "latency_ms": self.latency_ms,
         }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation, kept so a follow-up can be understood."""
+
+    question: str
+    answer: str = ""

@@ -26,9 +26,9 @@ from ingest.pipeline import IngestReport, ingest, load_sources
 from bot.discord_app.limits import MESSAGE_CHARS, THREAD_NAME, pack_embeds, shorten, split_text
 from bot.discord_app.render import answer_embeds, ingest_embed, quotes_message, stats_embed
 from bot.discord_app.state import AnswerStore, Conversations, FeedbackLog, RateLimiter
-from bot.service import NewsBot, Turn
+from bot.service import NewsBot
 from bot.settings import Settings
-from bot.types import Answer
+from bot.types import Answer, Turn
 
 logger = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()

@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.service import Turn
+from bot.types import Turn
 from bot.types import Answer
 
 

@@ -17,7 +17,7 @@ from ingest.errors import BadArticle
 from ingest.index import StoredArticle
 from ingest.pipeline import load_sources
 from ingest.types import Passage
-from bot.evaluation.run import EvalSet, index_name
+from bot.evaluation.sets import EvalSet, index_name
 from bot.settings import Settings
 from bot.types import Answer, Hit
 

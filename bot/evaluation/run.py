@@ -1,50 +1,22 @@
 """Run an eval set through ask() (or the LangChain tutorial baseline), resumable, and write its results."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from ingest.errors import NewsbotError
 from ingest.pipeline import ingest, load_sources
 from bot.evaluation.metrics import answer_hit, said, score
+from bot.evaluation.sets import EvalSet, index_name
 from bot.settings import Settings
 from bot.types import Answer
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    folder: Path
-    articles: Path
-    questions: list[dict]
-
-    @classmethod
-    def load(cls, folder: Path) -> EvalSet:
-        articles, questions = folder / "articles.jsonl.gz", folder / "questions.jsonl"
-        for f in (articles, questions):
-            if not f.exists():
-                raise NewsbotError(f"{folder} is not an eval set: {f.name} is missing (see ../shared/eval/README.md)")
-        rows = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
-        return cls(folder, articles, rows)
-
-    def corpus_hash(self) -> str:
-        from bot.reader.model import sha256
-
-        return sha256(self.articles)
-
-
-def index_name(eval_set: EvalSet, *parts: str) -> str:
-    """One index per corpus + model + splitting settings, so unchanged settings reuse it."""
-    key = hashlib.sha256("|".join((eval_set.corpus_hash(), *parts)).encode()).hexdigest()[:12]
-    return f"eval-{eval_set.folder.name}-{key}"
 
 
 def prediction_row(q: dict, answer: Answer) -> dict:

@@ -21,7 +21,7 @@ from bot.llm.model import transient_errors
 from bot.llm.prompts import PROMPTS_DIR, load_chat_prompt, load_text
 from bot.llm.constrained import parse_reply, reply_schema, response_format
 from bot.llm.verify import NOT_ANSWERED, Draft, DraftCitation, MalformedOutput, verify
-from bot.service import Turn
+from bot.types import Turn
 from bot.types import Answer, Hit
 
 logger = logging.getLogger(__name__)

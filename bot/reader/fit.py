@@ -397,7 +397,8 @@ def train(settings, set_dir, out_dir, *, measure: Sequence = (), fit_settings: F
           progress: bool = True, report: Callable[[str], None] = logger.info) -> dict:
     """`newsbot train`: ingest SET_DIR (cached), fit the reader, write it to OUT_DIR, then score each MEASURE set with it
     through `newsbot eval` and write the model card with every number."""
-    from bot.evaluation.run import EvalSet, ingested_index, run_eval
+    from bot.evaluation.run import ingested_index, run_eval
+    from bot.evaluation.sets import EvalSet
     from bot.reader.card import model_card
     from bot.service import assemble, build_embedder
 
