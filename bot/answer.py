@@ -146,9 +146,8 @@ def short_answer(shown: str, question: str, qtype: str | None) -> str | None:
 
     text = _EXPLAINED.sub("", shown)
     if qtype == "when":
-        explained = [m.group(1) for m in _EXPLAINED.finditer(shown)]
-        return one(explained) or one(m.group(0).removeprefix("in ").removeprefix("since ").removeprefix("by ")
-                                     for m in _DATE_PHRASE.finditer(text))
+        explained, written = stated_dates(shown)
+        return one(explained) or one(written)
     if qtype == "number":
         if (counted := _counts_asked(question)) is not None:
             return one(text[m.start(): m.end()] + re.match(r"\w*", text[m.end():]).group(0) for m in counted[1].finditer(text))
@@ -162,6 +161,15 @@ def short_answer(shown: str, question: str, qtype: str | None) -> str | None:
                  and _key(m.group(0)) not in _NOT_KEYS]
         return one(names)
     return None
+
+
+def stated_dates(shown: str) -> tuple[list[str], list[str]]:
+    """The dates of an answer sentence as shown: those explain_dates() added ("[September 2022]"), and those written
+    in it ("on 3 March", "in 2018" as "2018")."""
+    explained = [m.group(1) for m in _EXPLAINED.finditer(shown)]
+    written = [m.group(0).removeprefix("in ").removeprefix("since ").removeprefix("by ")
+               for m in _DATE_PHRASE.finditer(_EXPLAINED.sub("", shown))]
+    return explained, written
 
 
 def _key(name: str) -> str:
@@ -340,25 +348,21 @@ class ExtractiveAnswerer:
     def _answer(self, question: str, hits: Sequence[Hit], as_of: date | None, newest: date | None,
                 further: Sequence[Hit]) -> Answer:
         asked = self.asked(question, newest, as_of)
+        shortlist = self.reader.shortlist(self.pool(asked, hits), asked.qtype) if self.reader else self.shortlist(asked, hits)
+        candidates = self.compared(asked, shortlist)
+        if not candidates:
+            return abstain(question, as_of=as_of, confidence=0.0)
+        sentences = [c for c in candidates if c.headline is None]
         if self.reader is not None:
-            candidates = self.compared(asked, self.reader.shortlist(self.pool(asked, hits), asked.qtype))
-            if not candidates:
-                return abstain(question, as_of=as_of, confidence=0.0)
             ranked = self.reader.rank(asked, candidates)
-            best, confidence = ranked.candidates[0], ranked.answered
-            sentences = [c for c in candidates if c.headline is None]
-            if ranked.abstain:
-                return abstain(question, as_of=as_of, confidence=confidence)
+            best, confidence, unsure = ranked.candidates[0], ranked.answered, ranked.abstain
         else:
-            candidates = self.compared(asked, self.shortlist(asked, hits))
-            if not candidates:
-                return abstain(question, as_of=as_of, confidence=0.0)
             best = max(candidates, key=self.score)
             # How sure the answer is stays a property of the body text: a headline alone does not raise it.
-            sentences = [c for c in candidates if c.headline is None]
             confidence = self.confidence(max(sentences, key=self.score) if sentences else best, newest)
-            if confidence < self.settings.min_confidence:
-                return abstain(question, as_of=as_of, confidence=confidence)
+            unsure = confidence < self.settings.min_confidence
+        if unsure:
+            return abstain(question, as_of=as_of, confidence=confidence)
         if best.headline is not None:  # the article's own words; its quote is the body sentence that says the same
             quoted = supporting_sentence(best)
             shown = explain_dates(best.text, best.hit.article.date, "")
@@ -402,11 +406,10 @@ class ExtractiveAnswerer:
         def agrees(c: Candidate, every_key: bool) -> bool:
             """Says what the answer says, not only its other words: the same date for "when", the same count for "how
             many", and the answer's names, numbers and titles (every one, or for a near-duplicate at least one)."""
-            if dates and not dates & dates_said(c):
+            all_keys = every_key or asked.qtype == "number"
+            if keys and not (holds_keys(c.text) if all_keys else any(says(c.text, k) for k in keys)):
                 return False
-            if not keys:
-                return True
-            return holds_keys(c.text) if every_key or asked.qtype == "number" else any(says(c.text, k) for k in keys)
+            return not dates or bool(dates & dates_said(c))  # last: it resolves the sentence's relative dates
 
         def cite(found: Sequence[Candidate]) -> None:
             for c in found:
@@ -531,10 +534,8 @@ def dates_said(c: Candidate) -> set[str]:
     """The dates a sentence states, relative ones resolved against its article ("the following month" → "september
     2022"), lower-cased: what two reports of one "when" must share."""
     shown = explain_dates(c.text, c.hit.article.date, c.hit.passage.text[: c.start]) if c.headline is None else c.text
-    found = {m.group(1) for m in _EXPLAINED.finditer(shown)}
-    found |= {m.group(0).removeprefix("in ").removeprefix("since ").removeprefix("by ")
-              for m in _DATE_PHRASE.finditer(_EXPLAINED.sub("", shown))}
-    return {f.lower().strip(" ,.") for f in found}
+    explained, written = stated_dates(shown)
+    return {f.lower().strip(" ,.") for f in (*explained, *written)}
 
 
 def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
