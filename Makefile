@@ -11,7 +11,7 @@ LLM_PORT ?= 8080
 # llama.cpp built for AVX2 without AVX-512/AMX: the native build crashed on this machine's AMX CPU.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_OPENMP=OFF
 
-.PHONY: setup ask test test-fast eval eval-baseline bench llm-server clean
+.PHONY: setup ask lint test test-fast eval eval-baseline bench llm-server clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ ask: setup
 	@$(NEWSBOT) stats --json | $(BIN)/python -c 'import json,sys; sys.exit(json.load(sys.stdin)["articles"] > 0)' \
 		&& $(NEWSBOT) ingest examples/articles || true
 	@$(NEWSBOT) ask "$(Q)"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: setup
 	bash scripts/with-chroma-server.sh $(BIN)/pytest -q

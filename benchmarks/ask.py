@@ -6,6 +6,7 @@ rounds of each round's p50 and p95, and the learned reader's time as a ratio of 
 
 The set's index must exist (`newsbot eval SET` builds it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,7 +74,10 @@ def main() -> None:
     for name, r in rounds.items():
         med[name] = (statistics.median(p for p, _ in r), statistics.median(p for _, p in r))
         print(f"| {name} | {med[name][0]:.0f} ms | {med[name][1]:.0f} ms |")
-    print(f"learned / rules: p50 x{med['learned'][0] / med['rules'][0]:.2f}, p95 x{med['learned'][1] / med['rules'][1]:.2f}")
+    print(
+        f"learned / rules: p50 x{med['learned'][0] / med['rules'][0]:.2f}, p95 "
+        f"x{med['learned'][1] / med['rules'][1]:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ table gives the median passages/s of `--rounds` passes over the texts (after one
 the lowest / median cosine between the device's vectors and CPU fp32 vectors of the same model for
 the first `--check` texts — what `NEWSBOT_DEVICE` and `NEWSBOT_BATCH_SIZE` change.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,9 @@ def set_texts(set_dir: Path, limit: int) -> list[str]:
     for article in load_sources([set_dir / "articles.jsonl.gz"]):
         if not isinstance(article, Article):
             continue  # a malformed row
-        texts += [embedding_text(article, p, split.context) for p in split_article(article, split.max_chars, split.overlap)]
+        texts += [
+            embedding_text(article, p, split.context) for p in split_article(article, split.max_chars, split.overlap)
+        ]
         if len(texts) >= limit:
             break
     return texts[:limit]
@@ -82,14 +85,31 @@ def main() -> None:
             embedder.embed(texts)
             rates.append(len(texts) / (time.perf_counter() - t0))
         cosine = np.sum(vectors[: args.check] * reference, axis=1)
-        rows.append({"batch_size": batch, "precision": embedder.precision, "passages_per_s": statistics.median(rates),
-                     "rates": rates, "cosine_min": float(cosine.min()), "cosine_median": float(np.median(cosine))})
-        print(f"batch {batch:5d} ({embedder.precision}): {rows[-1]['passages_per_s']:8.0f} passages/s "
-              f"(rounds {', '.join(f'{r:.0f}' for r in rates)}); cosine to CPU fp32 min {cosine.min():.5f} "
-              f"median {np.median(cosine):.5f}", flush=True)
+        rows.append(
+            {
+                "batch_size": batch,
+                "precision": embedder.precision,
+                "passages_per_s": statistics.median(rates),
+                "rates": rates,
+                "cosine_min": float(cosine.min()),
+                "cosine_median": float(np.median(cosine)),
+            }
+        )
+        print(
+            f"batch {batch:5d} ({embedder.precision}): {rows[-1]['passages_per_s']:8.0f} passages/s "
+            f"(rounds {', '.join(f'{r:.0f}' for r in rates)}); cosine to CPU fp32 min {cosine.min():.5f} "
+            f"median {np.median(cosine):.5f}",
+            flush=True,
+        )
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
-    result = {"device": args.device, "device_name": device_name, "torch": torch.__version__, "texts": len(texts),
-              "chars": sum(map(len, texts)), "rows": rows}
+    result = {
+        "device": args.device,
+        "device_name": device_name,
+        "torch": torch.__version__,
+        "texts": len(texts),
+        "chars": sum(map(len, texts)),
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}))

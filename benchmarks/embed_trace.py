@@ -7,6 +7,7 @@ cut to SIMILARITY_CHARS (the extractive answerer), and 32 passages (ingest). The
 same calls alternately, round after round, so a machine that slows down slows both; the table gives
 each path's median ms per call, the ratio, and the lowest cosine between their vectors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,7 @@ def workloads(set_dir: Path, n: int) -> dict[str, list[list[str]]]:
     return {
         "question": [[q] for q in questions],
         "6 sentences": [s for s in sentences if s],
-        "32 passages": [passages[i:i + 32] for i in range(0, len(passages), 32)][: max(1, n // 8)],
+        "32 passages": [passages[i : i + 32] for i in range(0, len(passages), 32)][: max(1, n // 8)],
     }
 
 
@@ -72,15 +73,21 @@ def main() -> None:
         use(False)
         b = np.vstack([embedder._embed(b) for b in calls[:8]])
         traced_ms, encode_ms = statistics.median(times[True]), statistics.median(times[False])
-        results[name] = {"traced_ms": round(traced_ms, 2), "encode_ms": round(encode_ms, 2),
-                         "ratio": round(traced_ms / encode_ms, 3), "min_cosine": round(float((a * b).sum(1).min()), 6)}
+        results[name] = {
+            "traced_ms": round(traced_ms, 2),
+            "encode_ms": round(encode_ms, 2),
+            "ratio": round(traced_ms / encode_ms, 3),
+            "min_cosine": round(float((a * b).sum(1).min()), 6),
+        }
     use(True)
 
     print(f"{'workload':<12} {'traced ms':>10} {'encode ms':>10} {'ratio':>6} {'min cos':>9}")
     for name, r in results.items():
         print(f"{name:<12} {r['traced_ms']:>10.2f} {r['encode_ms']:>10.2f} {r['ratio']:>6.3f} {r['min_cosine']:>9.6f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"precision": embedder.precision, "rounds": args.rounds, "results": results}, indent=2))
+    args.out.write_text(
+        json.dumps({"precision": embedder.precision, "rounds": args.rounds, "results": results}, indent=2)
+    )
 
 
 if __name__ == "__main__":

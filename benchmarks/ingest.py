@@ -5,6 +5,7 @@
 Each pipeline runs in its own process (peak RSS is that process's own); the raw model figure is the
 median of several timed passes over a sample of the same passages, in this process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,9 @@ def raw_model_throughput(set_dir: Path, sample: int, repeats: int) -> tuple[floa
     texts = []
     for a in load_sources([set_dir / "articles.jsonl.gz"]):
         if hasattr(a, "text"):
-            texts += [embedding_text(a, p, s.embed_context) for p in split_article(a, s.passage_chars, s.passage_overlap)]
+            texts += [
+                embedding_text(a, p, s.embed_context) for p in split_article(a, s.passage_chars, s.passage_overlap)
+            ]
         if len(texts) >= sample:
             break
     texts = texts[:sample]
@@ -72,7 +75,9 @@ def raw_model_throughput(set_dir: Path, sample: int, repeats: int) -> tuple[floa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("set_dir", type=Path)
-    ap.add_argument("--vs-tutorial", action="store_true", help="also time the LangChain tutorial pipeline on the same set")
+    ap.add_argument(
+        "--vs-tutorial", action="store_true", help="also time the LangChain tutorial pipeline on the same set"
+    )
     ap.add_argument("--sample", type=int, default=2048, help="passages in the raw model sample")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", action="store_true")
@@ -89,10 +94,14 @@ def main() -> None:
         out, wall, rss = run_measured([*newsbot, "--data-dir", f"{tmp}/nb"], env)
         first = json.loads(out)
         results.update(
-            ingest_passages=first["passages"], ingest_seconds=round(wall, 1), ingest_pipeline_seconds=first["seconds"],
+            ingest_passages=first["passages"],
+            ingest_seconds=round(wall, 1),
+            ingest_pipeline_seconds=first["seconds"],
             model_load_seconds=first["model_load_seconds"],
-            ingest_passages_per_s=first["passages_per_s"], ingest_chars_per_s=first["chars_per_s"],
-            ingest_vs_raw=round(first["passages_per_s"] / raw, 3), ingest_peak_rss_mb=round(rss, 1),
+            ingest_passages_per_s=first["passages_per_s"],
+            ingest_chars_per_s=first["chars_per_s"],
+            ingest_vs_raw=round(first["passages_per_s"] / raw, 3),
+            ingest_peak_rss_mb=round(rss, 1),
         )
         _, rewall, _ = run_measured([*newsbot, "--data-dir", f"{tmp}/nb"], env)
         results["reingest_seconds"] = round(rewall, 2)
@@ -102,8 +111,11 @@ def main() -> None:
             tut = json.loads(out.strip().splitlines()[-1])
             # Both rates leave out loading the model (each pipeline times its own ingest loop);
             # the wall-clock ratio of the two whole processes is printed beside it.
-            results.update(tutorial_seconds=round(twall, 1), tutorial_chars_per_s=tut["ingest_chars_per_s"],
-                           tutorial_peak_rss_mb=round(trss, 1))
+            results.update(
+                tutorial_seconds=round(twall, 1),
+                tutorial_chars_per_s=tut["ingest_chars_per_s"],
+                tutorial_peak_rss_mb=round(trss, 1),
+            )
             results["speedup_vs_tutorial"] = round(results["ingest_chars_per_s"] / results["tutorial_chars_per_s"], 2)
             results["speedup_vs_tutorial_wall_clock"] = round(twall / wall, 2)
     if args.json:

@@ -8,6 +8,7 @@ A ticker on the same loop measures event-loop lag (how late a 10 ms sleep wakes 
 gateway heartbeat would suffer. Reports q/s and p50/p95/p99 latency per concurrency, then the same
 at the highest concurrency while an ingest writes into the index, then a profile of one ask().
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,12 +17,12 @@ import cProfile
 import io
 import json
 import pstats
-import statistics
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -58,7 +59,7 @@ async def run_load(bot: NewsBot, questions: list[dict], clients: int, requests: 
             q = questions[i % len(questions)]
             t = time.perf_counter()
             try:
-                await loop.run_in_executor(pool, lambda: bot.ask(q["question"], as_of=date.fromisoformat(q["date"])))
+                await loop.run_in_executor(pool, partial(bot.ask, q["question"], as_of=date.fromisoformat(q["date"])))
             except Exception as e:  # counted, not raised: the benchmark reports failures
                 errors.append(f"{type(e).__name__}: {e}")
             latencies.append((time.perf_counter() - t) * 1000)
@@ -69,16 +70,31 @@ async def run_load(bot: NewsBot, questions: list[dict], clients: int, requests: 
     wall = time.perf_counter() - t0
     stop.set()
     await tick
-    return {"clients": clients, "requests": len(latencies), "errors": len(errors), "first_error": errors[0] if errors else None,
-            "qps": round(len(latencies) / wall, 2), "p50_ms": round(pct(latencies, 50), 1),
-            "p95_ms": round(pct(latencies, 95), 1), "p99_ms": round(pct(latencies, 99), 1),
-            "loop_lag_p99_ms": round(pct(lags, 99), 1), "loop_lag_max_ms": round(max(lags), 1)}
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "qps": round(len(latencies) / wall, 2),
+        "p50_ms": round(pct(latencies, 50), 1),
+        "p95_ms": round(pct(latencies, 95), 1),
+        "p99_ms": round(pct(latencies, 99), 1),
+        "loop_lag_p99_ms": round(pct(lags, 99), 1),
+        "loop_lag_max_ms": round(max(lags), 1),
+    }
 
 
 def ingest_meanwhile(bot: NewsBot, n: int, done: threading.Event) -> dict:
     """Write n synthetic articles into the index while queries run (removed again afterwards)."""
-    articles = [Article(id=f"load-test/{i}", text=f"Load test article {i}. The harbour of Eastport reopened on day {i}. " * 20,
-                        title=f"Load test {i}", date=date(2022, 1, 1)) for i in range(n)]
+    articles = [
+        Article(
+            id=f"load-test/{i}",
+            text=f"Load test article {i}. The harbour of Eastport reopened on day {i}. " * 20,
+            title=f"Load test {i}",
+            date=date(2022, 1, 1),
+        )
+        for i in range(n)
+    ]
     t0 = time.perf_counter()
     report = ingest(articles, bot.index, bot.embedder, progress=False, batch_passages=64)
     seconds = time.perf_counter() - t0

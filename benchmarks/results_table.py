@@ -1,7 +1,8 @@
 """Print the README's results table from `newsbot eval` runs: one column per run folder (its metrics.json).
 
-    python benchmarks/results_table.py "holdout rules=runs/holdout-rules" "holdout learned=runs/train-holdout" ...
+python benchmarks/results_table.py "holdout rules=runs/holdout-rules" "holdout learned=runs/train-holdout" ...
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Render an Answer for the terminal (plain text, no colour codes when piped)."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,10 @@ from bot.types import Answer, Citation, Hit
 
 # Terminal escape sequences (CSI such as "ESC[2J", OSC such as the window title, the other ESC pairs, C1's CSI) and
 # every other C0/C1 control character but tab and newline: article text is shown as text, never run by the terminal.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x9b[0-?]*[ -/]*[@-~]?|[\x1b\x9d]\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-                      r"|\x1b[ -~]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?|\x9b[0-?]*[ -/]*[@-~]?|[\x1b\x9d]\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -~]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
 
 
 def printable(text: str) -> str:

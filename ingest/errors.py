@@ -1,4 +1,5 @@
 """Domain errors of the writer side, translated into messages at the edges (CLI, Discord, eval)."""
+
 from ingest.text import repaired
 
 

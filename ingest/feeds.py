@@ -6,6 +6,7 @@ robots.txt allows it → conditional GET (304: nothing to do) → parse with fee
 pages of new or updated items (one request at a time per host, with a delay) → ingest. An item that
 left the feed is checked once: a page that is gone (404/410) is deleted from the index.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,9 +72,11 @@ class PollReport:
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.polled} sources polled ({self.not_modified} unchanged), {self.new_items} new and "
-                f"{self.updated_items} updated items, {self.removed} removed; {self.ingest.summary()}"
-                + (f"; {len(self.problems)} problems" if self.problems else ""))
+        return (
+            f"{self.polled} sources polled ({self.not_modified} unchanged), {self.new_items} new and "
+            f"{self.updated_items} updated items, {self.removed} removed; {self.ingest.summary()}"
+            + (f"; {len(self.problems)} problems" if self.problems else "")
+        )
 
 
 class SourceStore:
@@ -88,8 +91,10 @@ class SourceStore:
 
     def add(self, url: str, name: str | None = None) -> Source:
         if is_url(url) and redacted(url) != url:
-            raise NewsbotError(f"{redacted(url)}: the feed URL holds a user name or password, which newsbot would store "
-                               "and show; remove the 'user:password@' part")
+            raise NewsbotError(
+                f"{redacted(url)}: the feed URL holds a user name or password, which newsbot would store "
+                "and show; remove the 'user:password@' part"
+            )
         if is_url(url):
             kind = "feed"
         elif Path(url).is_dir():
@@ -101,12 +106,16 @@ class SourceStore:
             name = (parts.netloc + parts.path).rstrip("/") if kind == "feed" else Path(url).name
         if self.get(url):
             raise NewsbotError(f"{url} is already followed")
-        self.db.execute("INSERT INTO sources(url, name, kind, added_at) VALUES(?,?,?,?)", (url, name, kind, time.time()))
+        self.db.execute(
+            "INSERT INTO sources(url, name, kind, added_at) VALUES(?,?,?,?)", (url, name, kind, time.time())
+        )
         return self.get(url)
 
     def get(self, url_or_name: str) -> Source | None:
-        row = self.db.execute("SELECT * FROM sources WHERE url=? OR name=? ORDER BY url=? DESC LIMIT 1",
-                              (url_or_name, url_or_name, url_or_name)).fetchone()
+        row = self.db.execute(
+            "SELECT * FROM sources WHERE url=? OR name=? ORDER BY url=? DESC LIMIT 1",
+            (url_or_name, url_or_name, url_or_name),
+        ).fetchone()
         return Source(**dict(row)) if row else None
 
     def remove(self, url_or_name: str) -> Source:
@@ -122,17 +131,30 @@ class SourceStore:
 
     def save(self, source: Source) -> None:
         self.db.execute(
-            "UPDATE sources SET etag=?, last_modified=?, last_poll=?, last_ok=?, last_error=?, failures=?, next_poll=? WHERE url=?",
-            (source.etag, source.last_modified, source.last_poll, source.last_ok, source.last_error, source.failures,
-             source.next_poll, source.url))
+            "UPDATE sources SET etag=?, last_modified=?, last_poll=?, last_ok=?, last_error=?, failures=?, "
+            "next_poll=? WHERE url=?",
+            (
+                source.etag,
+                source.last_modified,
+                source.last_poll,
+                source.last_ok,
+                source.last_error,
+                source.failures,
+                source.next_poll,
+                source.url,
+            ),
+        )
 
     def items(self, feed: str) -> dict[str, sqlite3.Row]:
         return {r["link"]: r for r in self.db.execute("SELECT * FROM items WHERE feed=?", (feed,))}
 
     def save_item(self, feed: str, link: str, article_id: str | None, updated: str | None) -> None:
-        self.db.execute("INSERT INTO items(feed, link, article_id, updated, seen_at) VALUES(?,?,?,?,?) "
-                        "ON CONFLICT(feed, link) DO UPDATE SET article_id=excluded.article_id, updated=excluded.updated, "
-                        "seen_at=excluded.seen_at", (feed, link, article_id, updated, time.time()))
+        self.db.execute(
+            "INSERT INTO items(feed, link, article_id, updated, seen_at) VALUES(?,?,?,?,?) "
+            "ON CONFLICT(feed, link) DO UPDATE SET article_id=excluded.article_id, updated=excluded.updated, "
+            "seen_at=excluded.seen_at",
+            (feed, link, article_id, updated, time.time()),
+        )
 
     def forget_item(self, feed: str, link: str) -> None:
         self.db.execute("DELETE FROM items WHERE feed=? AND link=?", (feed, link))
@@ -181,7 +203,9 @@ class HostGate:
                     self.robots[key] = parser
                 else:  # unreachable or a server error: assume nothing is allowed, try again next poll
                     logger.info("robots.txt of %s unavailable (%s); skipping the host this poll", key, e)
-                    self.robots[key] = f"its robots.txt could not be read ({str(e).removeprefix(key + '/robots.txt: ')})"
+                    self.robots[key] = (
+                        f"its robots.txt could not be read ({str(e).removeprefix(key + '/robots.txt: ')})"
+                    )
         rules = self.robots[key]
         if isinstance(rules, str):
             return rules
@@ -191,9 +215,17 @@ class HostGate:
 class Watcher:
     """Polls every followed source and ingests what is new or changed."""
 
-    def __init__(self, store: SourceStore, index: Index, embedder: Embedder, *, split: SplitSettings = SplitSettings(),
-                 limits: FetchLimits = FetchLimits(), politeness: Politeness = Politeness(),
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        store: SourceStore,
+        index: Index,
+        embedder: Embedder,
+        *,
+        split: SplitSettings = SplitSettings(),
+        limits: FetchLimits = FetchLimits(),
+        politeness: Politeness = Politeness(),
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.store, self.index, self.embedder, self.split = store, index, embedder, split
         self.limits, self.politeness, self.sleep = limits, politeness, sleep
 
@@ -210,14 +242,24 @@ class Watcher:
             try:
                 if source.kind == "folder":
                     loaded += list(load_sources([Path(source.url)], self.limits))
-                    self.store.save(replace(source, last_poll=now, last_ok=now, last_error=None, failures=0,
-                                            next_poll=now + self.politeness.interval_s))
+                    self.store.save(
+                        replace(
+                            source,
+                            last_poll=now,
+                            last_ok=now,
+                            last_error=None,
+                            failures=0,
+                            next_poll=now + self.politeness.interval_s,
+                        )
+                    )
                 else:
                     loaded += self._poll_feed(source, gate, report)
             except NewsbotError as e:
                 failures = source.failures + 1
-                backoff = min(MAX_BACKOFF_S, self.politeness.interval_s * 2 ** failures)
-                self.store.save(replace(source, last_poll=now, last_error=str(e), failures=failures, next_poll=now + backoff))
+                backoff = min(MAX_BACKOFF_S, self.politeness.interval_s * 2**failures)
+                self.store.save(
+                    replace(source, last_poll=now, last_error=str(e), failures=failures, next_poll=now + backoff)
+                )
                 report.problems.append(f"{source.name}: {e}")
                 logger.warning("source %s failed (%s); next try in %.0f s", source.name, e, backoff)
         report.ingest = ingest(loaded, self.index, self.embedder, split=self.split, progress=False)
@@ -233,9 +275,16 @@ class Watcher:
         headers = {k: v for k, v in (("If-None-Match", source.etag), ("If-Modified-Since", source.last_modified)) if v}
         gate.wait(source.url)
         page = fetch(source.url, self.limits, headers=headers, content_types=FEED_TYPES)
-        done = replace(source, last_poll=now, last_ok=now, last_error=None, failures=0,
-                       next_poll=now + self.politeness.interval_s,
-                       etag=page.etag or source.etag, last_modified=page.last_modified or source.last_modified)
+        done = replace(
+            source,
+            last_poll=now,
+            last_ok=now,
+            last_error=None,
+            failures=0,
+            next_poll=now + self.politeness.interval_s,
+            etag=page.etag or source.etag,
+            last_modified=page.last_modified or source.last_modified,
+        )
         if page.not_modified:
             report.not_modified += 1
             self.store.save(done)
@@ -318,5 +367,15 @@ def describe_sources(sources: Iterable[Source]) -> list[dict]:
     def iso(t: float | None) -> str | None:
         return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) if t else None
 
-    return [{"name": s.name, "kind": s.kind, "url": s.url, "last_poll": iso(s.last_poll), "last_ok": iso(s.last_ok),
-             "last_error": s.last_error, "failures": s.failures} for s in sources]
+    return [
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "url": s.url,
+            "last_poll": iso(s.last_poll),
+            "last_ok": iso(s.last_ok),
+            "last_error": s.last_error,
+            "failures": s.failures,
+        }
+        for s in sources
+    ]

@@ -4,6 +4,7 @@ The address check happens after DNS resolution and the connection goes to the ch
 (the hostname stays in the Host header and TLS SNI), so a name that resolves to a public address
 for the check and a private one for the request (DNS rebinding) cannot slip through.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -15,8 +16,14 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from ingest.errors import NewsbotError
 
 CONTENT_TYPES = {"text/html": ".html", "application/xhtml+xml": ".html", "text/plain": ".txt", "text/markdown": ".md"}
-FEED_TYPES = {"application/rss+xml": ".xml", "application/atom+xml": ".xml", "application/rdf+xml": ".xml",
-              "application/xml": ".xml", "text/xml": ".xml", "application/feed+json": ".json"}
+FEED_TYPES = {
+    "application/rss+xml": ".xml",
+    "application/atom+xml": ".xml",
+    "application/rdf+xml": ".xml",
+    "application/xml": ".xml",
+    "text/xml": ".xml",
+    "application/feed+json": ".json",
+}
 MAX_REDIRECTS = 5
 USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot; article fetcher)"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -92,8 +99,12 @@ def resolve(host: str, port: int, allow_private: bool) -> IPAddress:
     return ips[0]
 
 
-def fetch(url: str, limits: FetchLimits = FetchLimits(), headers: dict[str, str] | None = None,
-          content_types: dict[str, str] = CONTENT_TYPES) -> Fetched:
+def fetch(
+    url: str,
+    limits: FetchLimits = FetchLimits(),
+    headers: dict[str, str] | None = None,
+    content_types: dict[str, str] = CONTENT_TYPES,
+) -> Fetched:
     """GET `url`, following up to 5 redirects, each target checked; raises FetchError with the reason.
 
     `headers` may carry If-None-Match / If-Modified-Since: a 304 comes back as `Fetched.not_modified`.
@@ -105,8 +116,10 @@ def fetch(url: str, limits: FetchLimits = FetchLimits(), headers: dict[str, str]
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
             if parts.username is not None or parts.password is not None:
-                raise FetchError(f"{redacted(url)}: the URL holds a user name or password, which newsbot would store and "
-                                 "show in every citation; remove the 'user:password@' part")
+                raise FetchError(
+                    f"{redacted(url)}: the URL holds a user name or password, which newsbot would store and "
+                    "show in every citation; remove the 'user:password@' part"
+                )
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise FetchError(f"{url}: only http:// and https:// URLs can be ingested")
             port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -115,8 +128,9 @@ def fetch(url: str, limits: FetchLimits = FetchLimits(), headers: dict[str, str]
             pinned = urlunsplit((parts.scheme, f"{host}:{port}", parts.path or "/", parts.query, ""))
             request_headers = {"User-Agent": USER_AGENT, "Host": parts.netloc.rsplit("@", 1)[-1], **(headers or {})}
             try:
-                with client.stream("GET", pinned, headers=request_headers,
-                                   extensions={"sni_hostname": parts.hostname}) as response:
+                with client.stream(
+                    "GET", pinned, headers=request_headers, extensions={"sni_hostname": parts.hostname}
+                ) as response:
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
@@ -137,8 +151,10 @@ def _read(url: str, response, limits: FetchLimits, deadline: float, content_type
         raise FetchError(f"{url}: the server answered HTTP {response.status_code}", response.status_code)
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in content_types:
-        raise FetchError(f"{url}: content type {content_type or '(none)'} is not expected here; "
-                         f"expected one of {', '.join(sorted(content_types))}")
+        raise FetchError(
+            f"{url}: content type {content_type or '(none)'} is not expected here; "
+            f"expected one of {', '.join(sorted(content_types))}"
+        )
     length = response.headers.get("content-length")
     if length and length.isdigit() and int(length) > limits.max_bytes:
         raise FetchError(f"{url}: {int(length) / 1e6:.1f} MB is over the {limits.max_bytes / 1e6:.0f} MB limit")

@@ -1,7 +1,9 @@
 """Turn files (plain text, Markdown, HTML, JSONL/JSONL.gz) into Articles, reporting what cannot be read."""
+
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import gzip
 import json
@@ -9,7 +11,6 @@ import logging
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-import datetime as dt
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -75,7 +76,11 @@ def iter_source_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
     for p in paths:
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and suffix_of(f) in SUPPORTED and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                if (
+                    f.is_file()
+                    and suffix_of(f) in SUPPORTED
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                ):
                     yield f, p
         else:
             yield p, p.parent
@@ -94,7 +99,9 @@ def load_path(path: Path, root: Path) -> Iterator[Loaded]:
             return
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            yield BadArticle(where, f"file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit for one article")
+            yield BadArticle(
+                where, f"file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit for one article"
+            )
             return
         raw = path.read_bytes()
     except OSError as e:
@@ -157,19 +164,28 @@ def _checked(article: Article | BadArticle, where: str) -> Article | BadArticle:
     if not article.text.strip():
         return BadArticle(where, "the article has no text")
     if len(article.text) > MAX_ARTICLE_CHARS:
-        return BadArticle(where, f"the article has {len(article.text):,} characters, over the {MAX_ARTICLE_CHARS:,} limit")
+        return BadArticle(
+            where, f"the article has {len(article.text):,} characters, over the {MAX_ARTICLE_CHARS:,} limit"
+        )
     fields = {"id": article.id, "title": article.title, "url": article.url, "source": article.source}
     for name, value in fields.items():
         if value is not None and len(value) > MAX_FIELD_CHARS[name]:
-            return BadArticle(where, f"the article's {name} has {len(value):,} characters, over the "
-                                     f"{MAX_FIELD_CHARS[name]:,} limit")
+            return BadArticle(
+                where, f"the article's {name} has {len(value):,} characters, over the {MAX_FIELD_CHARS[name]:,} limit"
+            )
+
     def clean(value: str | None) -> str | None:
         return repaired(value) if value else None
 
     url = clean(redacted(article.url)) if article.url else None
-    return dataclasses.replace(article, text=repaired(article.text), title=clean(article.title), url=url,
-                               id=url if url and article.id == article.url else repaired(article.id),
-                               source=clean(article.source))
+    return dataclasses.replace(
+        article,
+        text=repaired(article.text),
+        title=clean(article.title),
+        url=url,
+        id=url if url and article.id == article.url else repaired(article.id),
+        source=clean(article.source),
+    )
 
 
 def _parse_date(value: object, where: str) -> dt.date | None | BadArticle:
@@ -191,7 +207,7 @@ def parse_plain_text(text: str, article_id: str) -> Article | BadArticle:
         day = _parse_date(m.group(1), article_id)
         if isinstance(day, BadArticle):
             return day
-        text = text[m.end():]
+        text = text[m.end() :]
     return Article(id=article_id, text=text.strip(), date=day)
 
 
@@ -201,8 +217,11 @@ def parse_markdown(text: str, article_id: str) -> Article | BadArticle:
     m = _FRONT_MATTER.match(text)
     if m:
         if len(m.group(1)) > MAX_FRONT_MATTER_CHARS:
-            return BadArticle(article_id, f"front matter is {len(m.group(1)):,} characters, over the "
-                                          f"{MAX_FRONT_MATTER_CHARS:,} limit for `key: value` lines")
+            return BadArticle(
+                article_id,
+                f"front matter is {len(m.group(1)):,} characters, over the "
+                f"{MAX_FRONT_MATTER_CHARS:,} limit for `key: value` lines",
+            )
         import yaml  # only Markdown with front matter needs it
 
         try:
@@ -212,7 +231,7 @@ def parse_markdown(text: str, article_id: str) -> Article | BadArticle:
         if not isinstance(loaded, dict):
             return BadArticle(article_id, "front matter must be `key: value` lines")
         meta = loaded
-        text = text[m.end():]
+        text = text[m.end() :]
     title = meta.get("title")
     if not title and (h := _MD_HEADING.search(text)):
         title = h.group(1)
@@ -238,8 +257,9 @@ def _front_matter_loader():
         def compose_node(self, parent, index):
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()
-                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter",
-                                                  event.start_mark)
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed in front matter", event.start_mark
+                )
             return super().compose_node(parent, index)
 
     return FrontMatterLoader
@@ -252,7 +272,9 @@ def parse_html(html: str, article_id: str, url: str | None = None) -> Article | 
     if html.count("<") > MAX_HTML_TAGS:
         return BadArticle(article_id, f"the page has over {MAX_HTML_TAGS:,} tags; that is not an article page")
     try:
-        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, favor_precision=True)
+        doc = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False, favor_precision=True
+        )
     except Exception as e:  # trafilatura raises many kinds of parser errors on hostile markup
         return BadArticle(article_id, f"cannot parse HTML: {type(e).__name__}: {e}")
     if doc is None or not (doc.text or "").strip():
@@ -298,8 +320,11 @@ def _load_jsonl(path: Path) -> Iterator[Loaded]:
                 yield BadArticle(where, f"line is longer than {MAX_LINE_BYTES // 1_000_000} MB; skipped")
                 continue
             if opener is gzip.open and stream.tell() > MAX_DECOMPRESSED_BYTES:  # tell(): bytes decompressed so far
-                yield BadArticle(where, f"the file inflates to over {MAX_DECOMPRESSED_BYTES / 1024**3:.0f} GiB; the rest is "
-                                        "not read (a compression bomb, or split the corpus into several files)")
+                yield BadArticle(
+                    where,
+                    f"the file inflates to over {MAX_DECOMPRESSED_BYTES / 1024**3:.0f} GiB; the rest is "
+                    "not read (a compression bomb, or split the corpus into several files)",
+                )
                 return
             if not line.strip():
                 blank += 1
@@ -331,4 +356,6 @@ def _parse_row(line: bytes, where: str) -> Loaded:
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'row'}: {err['msg']}" for err in e.errors())
         return BadArticle(where, problems)
-    return _checked(Article(id=row.id, text=row.text.strip(), title=row.title, url=row.url, date=row.date, source=row.source), where)
+    return _checked(
+        Article(id=row.id, text=row.text.strip(), title=row.title, url=row.url, date=row.date, source=row.source), where
+    )

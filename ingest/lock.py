@@ -2,6 +2,7 @@
 and Discord's /ingest for the whole of a write (recovery included), so a second writer never rolls back the first
 one's intents as if it had crashed. With a shared Chroma server, a lease on the server does the same for writers on
 other machines. Readers never take either."""
+
 from __future__ import annotations
 
 import contextlib
@@ -96,7 +97,9 @@ class WriterLock:
         folder = self.path.parent
         if waiting:
             return f"{holder} is writing to the index in {folder}; waiting for it to finish…"
-        return f"{holder} is writing to the index in {folder}; try again when it is done (or leave out --no-wait to wait)"
+        return (
+            f"{holder} is writing to the index in {folder}; try again when it is done (or leave out --no-wait to wait)"
+        )
 
 
 def _holder() -> str:
@@ -129,11 +132,15 @@ class ServerLease:
             if current is None:
                 continue  # released meanwhile
             if float(current.get("expires", 0)) < time.time():
-                logger.warning("taking over the writer lease of %s from %s, which stopped renewing it", self.name,
-                               current.get("holder"))
+                logger.warning(
+                    "taking over the writer lease of %s from %s, which stopped renewing it",
+                    self.name,
+                    current.get("holder"),
+                )
                 self._delete()
                 continue
-            message = f"{current.get('holder', 'another newsbot')} (another machine) is writing to this index on the Chroma server"
+            holder = current.get("holder", "another newsbot")
+            message = f"{holder} (another machine) is writing to this index on the Chroma server"
             if not wait:
                 raise IndexBusy(f"{message}; try again when it is done (or leave out --no-wait to wait)")
             if on_wait and not told:

@@ -1,10 +1,12 @@
 """Sentence boundaries with character offsets, tuned for English news text (no model, no downloads)."""
+
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 
 # Words that end in a period without ending a sentence ("Mr. Gantz", "Jan. 6", "U.S. troops").
+# fmt: off
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "gen", "gov", "sen", "rep", "lt", "col",
     "sgt", "capt", "cmdr", "adm", "maj", "rev", "pres", "supt", "det", "insp", "hon", "messrs",
@@ -13,6 +15,7 @@ _ABBREVIATIONS = {
     "no", "nos", "vs", "etc", "inc", "corp", "co", "ltd", "llc", "dept", "univ", "approx", "est", "fig", "vol",
     "al", "ave", "blvd", "rd", "e.g", "i.e", "a.m", "p.m", "u.s", "u.k", "u.n", "e.u", "d.c", "n.y", "l.a",
 }
+# fmt: on
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace. It starts only where
 # a run of punctuation starts and never backtracks into it (possessive quantifiers), so a run of 60,000 dots is read
 # once, not once per dot: time stays linear in the text.

@@ -1,4 +1,5 @@
 """Cut an article into passages of whole sentences, sized for the embedding model, with exact offsets."""
+
 from __future__ import annotations
 
 from ingest.sentences import sentence_spans

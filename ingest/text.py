@@ -1,4 +1,5 @@
 """Text as it may be stored: what any source can hold that SQLite, the tokenizer or a terminal cannot take."""
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ requests land here instead of on discord.com, and events arrive as real gateway 
 Everything between — Interaction, CommandTree, views, Message, Thread — is discord.py's own code.
 Unexpected API calls fail the test, so the app cannot quietly do something Discord would not allow.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,9 +85,15 @@ class FakeDiscord:
         self.calls.append(Call(method, path, payload))
         parts = path.strip("/").split("/")
         if path.endswith("/callback"):
-            return {"interaction": {"id": parts[1], "type": 2, "response_message_loading": payload["type"] == 5,
-                                    "response_message_ephemeral": bool((payload.get("data") or {}).get("flags", 0) & 64)},
-                    "resource": {"type": payload["type"]}}
+            return {
+                "interaction": {
+                    "id": parts[1],
+                    "type": 2,
+                    "response_message_loading": payload["type"] == 5,
+                    "response_message_ephemeral": bool((payload.get("data") or {}).get("flags", 0) & 64),
+                },
+                "resource": {"type": payload["type"]},
+            }
         if parts[0] == "webhooks" and method in ("POST", "PATCH"):
             return self.message(payload, CHANNEL_ID, author=user(BOT_ID, "newsbot", bot=True))
         if parts[0] == "webhooks" and method == "DELETE":
@@ -96,11 +103,25 @@ class FakeDiscord:
         if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
             return self.message(payload, int(parts[1]), author=user(BOT_ID, "newsbot", bot=True))
         if parts[0] == "channels" and parts[-1] == "threads" and method == "POST":
-            thread = {"id": str(next(self._ids)), "type": 11, "guild_id": str(GUILD_ID), "parent_id": parts[1],
-                      "owner_id": str(BOT_ID), "name": payload["name"], "last_message_id": None, "rate_limit_per_user": 0,
-                      "message_count": 0, "member_count": 1, "flags": 0,
-                      "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
-                                          "archive_timestamp": self.now()}}
+            thread = {
+                "id": str(next(self._ids)),
+                "type": 11,
+                "guild_id": str(GUILD_ID),
+                "parent_id": parts[1],
+                "owner_id": str(BOT_ID),
+                "name": payload["name"],
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "message_count": 0,
+                "member_count": 1,
+                "flags": 0,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "locked": False,
+                    "archive_timestamp": self.now(),
+                },
+            }
             self.app._connection.parse_thread_create({**thread, "newly_created": True})  # the gateway's THREAD_CREATE
             return thread
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":  # CommandTree.sync
@@ -145,14 +166,40 @@ class FakeDiscord:
     def _interaction(self, kind: int, data: dict, user_id: int, permissions, message: dict | None = None) -> None:
         iid = next(self._ids)
         payload = {
-            "id": str(iid), "application_id": str(APP_ID), "type": kind, "token": f"token-{iid}", "version": 1,
-            "guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID),
-            "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "news", "position": 0,
-                        "permission_overwrites": [], "nsfw": False, "parent_id": None},
-            "member": {"user": user(user_id, f"user{user_id}"), "roles": [], "joined_at": self.now(), "deaf": False,
-                       "mute": False, "flags": 0, "permissions": str(permissions.value)},
-            "data": data, "locale": "en-US", "guild_locale": "en-US", "app_permissions": str(discord.Permissions.all().value),
-            "entitlements": [], "authorizing_integration_owners": {}, "context": 0, "attachment_size_limit": 25 * 2**20,
+            "id": str(iid),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": f"token-{iid}",
+            "version": 1,
+            "guild_id": str(GUILD_ID),
+            "channel_id": str(CHANNEL_ID),
+            "channel": {
+                "id": str(CHANNEL_ID),
+                "type": 0,
+                "guild_id": str(GUILD_ID),
+                "name": "news",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+            },
+            "member": {
+                "user": user(user_id, f"user{user_id}"),
+                "roles": [],
+                "joined_at": self.now(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "permissions": str(permissions.value),
+            },
+            "data": data,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "app_permissions": str(discord.Permissions.all().value),
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "context": 0,
+            "attachment_size_limit": 25 * 2**20,
         }
         if message is not None:
             payload["message"] = message
@@ -160,19 +207,65 @@ class FakeDiscord:
 
     def message(self, sent: dict | None, channel_id: int, author: dict) -> dict:
         sent = sent or {}
-        return {"id": str(next(self._ids)), "channel_id": str(channel_id), "type": 0, "content": sent.get("content", ""),
-                "author": author, "embeds": sent.get("embeds", []), "attachments": [], "mentions": [], "mention_roles": [],
-                "mention_everyone": False, "pinned": False, "tts": False, "timestamp": self.now(), "edited_timestamp": None,
-                "components": sent.get("components", []), "flags": sent.get("flags", 0)}
+        return {
+            "id": str(next(self._ids)),
+            "channel_id": str(channel_id),
+            "type": 0,
+            "content": sent.get("content", ""),
+            "author": author,
+            "embeds": sent.get("embeds", []),
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": self.now(),
+            "edited_timestamp": None,
+            "components": sent.get("components", []),
+            "flags": sent.get("flags", 0),
+        }
 
     def _guild_payload(self) -> dict:
-        return {"id": str(GUILD_ID), "name": "Newsroom", "owner_id": "1", "roles": [
-                    {"id": str(GUILD_ID), "name": "@everyone", "permissions": str(MEMBER.value), "position": 0, "color": 0,
-                     "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
-                "channels": [{"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "news", "position": 0,
-                              "permission_overwrites": [], "nsfw": False, "parent_id": None}],
-                "emojis": [], "stickers": [], "features": [], "member_count": 2, "members": [], "threads": [],
-                "premium_tier": 0, "preferred_locale": "en-US", "unavailable": False}
+        return {
+            "id": str(GUILD_ID),
+            "name": "Newsroom",
+            "owner_id": "1",
+            "roles": [
+                {
+                    "id": str(GUILD_ID),
+                    "name": "@everyone",
+                    "permissions": str(MEMBER.value),
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "channels": [
+                {
+                    "id": str(CHANNEL_ID),
+                    "type": 0,
+                    "guild_id": str(GUILD_ID),
+                    "name": "news",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                }
+            ],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "member_count": 2,
+            "members": [],
+            "threads": [],
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "unavailable": False,
+        }
 
     @staticmethod
     def now() -> str:

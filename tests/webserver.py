@@ -1,4 +1,5 @@
 """A real HTTP server on 127.0.0.1 for tests that fetch URLs; each test sets the routes it serves."""
+
 from __future__ import annotations
 
 import threading

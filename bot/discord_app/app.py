@@ -3,6 +3,7 @@
 Answering and ingesting run in worker threads (at most `DISCORD_MAX_CONCURRENT` at a time), so the
 event loop, and with it the gateway heartbeat, never waits on the model, Chroma or SQLite.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,28 +20,32 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ingest.errors import NewsbotError
-from ingest.feeds import PollReport, Watcher
-from ingest.loaders import MAX_FILE_BYTES, SUPPORTED, suffix_of
-from ingest.pipeline import IngestReport, ingest, load_sources
 from bot.discord_app.limits import MESSAGE_CHARS, THREAD_NAME, pack_embeds, shorten, split_text
 from bot.discord_app.render import answer_embeds, ingest_embed, quotes_message, stats_embed
 from bot.discord_app.state import AnswerStore, Conversations, FeedbackLog, RateLimiter
 from bot.service import NewsBot
 from bot.settings import Settings
 from bot.types import Answer, Turn
+from ingest.errors import NewsbotError
+from ingest.feeds import PollReport, Watcher
+from ingest.loaders import MAX_FILE_BYTES, SUPPORTED, suffix_of
+from ingest.pipeline import IngestReport, ingest, load_sources
 
 logger = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 _MENTION = re.compile(r"<@!?\d+>")
 
 
-class AnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nb:(?P<action>quotes|up|down):(?P<id>[0-9a-f]{12})"):
+class AnswerButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"nb:(?P<action>quotes|up|down):(?P<id>[0-9a-f]{12})"
+):
     """The buttons under an answer; the answer id in the custom_id makes them work for any message."""
 
-    LOOK = {"quotes": ("Show quotes", None, discord.ButtonStyle.secondary),
-            "up": (None, "👍", discord.ButtonStyle.secondary),
-            "down": (None, "👎", discord.ButtonStyle.secondary)}
+    LOOK = {
+        "quotes": ("Show quotes", None, discord.ButtonStyle.secondary),
+        "up": (None, "👍", discord.ButtonStyle.secondary),
+        "down": (None, "👎", discord.ButtonStyle.secondary),
+    }
 
     def __init__(self, action: str, answer_id: str):
         label, emoji, style = self.LOOK[action]
@@ -75,8 +80,9 @@ class NewsbotApp(commands.Bot):
         d = settings.discord
         intents = discord.Intents.default()
         intents.message_content = d.message_content
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents, allowed_mentions=NO_MENTIONS,
-                         help_command=None)
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=intents, allowed_mentions=NO_MENTIONS, help_command=None
+        )
         self.settings = settings
         self.newsbot = newsbot
         self.watcher = watcher  # polls followed feeds and folders in the background (serve --watch)
@@ -125,9 +131,12 @@ class NewsbotApp(commands.Bot):
         self.workers.shutdown(wait=False, cancel_futures=True)
 
     def _add_commands(self) -> None:
-        @app_commands.command(name="ask", description="Ask about the news; the answer cites the articles it comes from.")
-        @app_commands.describe(question="Your question, e.g. When was the ambassador appointed?",
-                               private="Only you see the answer")
+        @app_commands.command(
+            name="ask", description="Ask about the news; the answer cites the articles it comes from."
+        )
+        @app_commands.describe(
+            question="Your question, e.g. When was the ambassador appointed?", private="Only you see the answer"
+        )
         async def ask(interaction: discord.Interaction, question: str, private: bool = False) -> None:
             await self.on_ask(interaction, question, private)
 
@@ -138,10 +147,14 @@ class NewsbotApp(commands.Bot):
             sources = await self.run_worker(self.watcher.store.all) if self.watcher else []
             await interaction.followup.send(embed=stats_embed(stats, sources), allowed_mentions=NO_MENTIONS)
 
-        @app_commands.command(name="ingest", description="Add an article (link or file) to what the bot knows. Admins only.")
+        @app_commands.command(
+            name="ingest", description="Add an article (link or file) to what the bot knows. Admins only."
+        )
         @app_commands.describe(url="Link to an article page", file="A .txt, .md, .html or .jsonl file of articles")
         @app_commands.guild_only()
-        async def ingest_(interaction: discord.Interaction, url: str | None = None, file: discord.Attachment | None = None) -> None:
+        async def ingest_(
+            interaction: discord.Interaction, url: str | None = None, file: discord.Attachment | None = None
+        ) -> None:
             await self.on_ingest(interaction, url, file)
 
         for command in (ask, sources, ingest_):
@@ -167,7 +180,9 @@ class NewsbotApp(commands.Bot):
             return f"You are asking faster than I can read. Please try again in {wait:.0f} s."
         return None
 
-    async def answer(self, question: str, history: list[Turn]) -> tuple[list[list[discord.Embed]], discord.ui.View, Answer]:
+    async def answer(
+        self, question: str, history: list[Turn]
+    ) -> tuple[list[list[discord.Embed]], discord.ui.View, Answer]:
         answer = await self.run_worker(self.newsbot.ask, question, history=history, as_of=self.today())
         answer_id = self.answers.add(answer)
         return pack_embeds(answer_embeds(answer)), answer_view(answer_id, bool(answer.citations)), answer
@@ -189,21 +204,28 @@ class NewsbotApp(commands.Bot):
             kwargs = {"view": view} if last else {}
             await interaction.followup.send(embeds=embeds, ephemeral=private, allowed_mentions=NO_MENTIONS, **kwargs)
 
-    async def on_ingest(self, interaction: discord.Interaction, url: str | None, file: discord.Attachment | None) -> None:
+    async def on_ingest(
+        self, interaction: discord.Interaction, url: str | None, file: discord.Attachment | None
+    ) -> None:
         if not self.may_ingest(interaction):
             await interaction.response.send_message(
                 "Only members with **Manage Server** (or an admin role set in DISCORD_ADMIN_ROLES) can add articles.",
-                ephemeral=True)
+                ephemeral=True,
+            )
             return
         if bool(url) == bool(file):
             await interaction.response.send_message("Give either `url` or `file`, one of them.", ephemeral=True)
             return
         if file and suffix_of(Path(file.filename)) not in SUPPORTED:
             await interaction.response.send_message(
-                f"`{shorten(file.filename, 80)}` is not a supported file; send .txt, .md, .html or .jsonl(.gz).", ephemeral=True)
+                f"`{shorten(file.filename, 80)}` is not a supported file; send .txt, .md, .html or .jsonl(.gz).",
+                ephemeral=True,
+            )
             return
         if file and file.size > MAX_FILE_BYTES:
-            await interaction.response.send_message(f"That file is over the {MAX_FILE_BYTES // 2**20} MB limit.", ephemeral=True)
+            await interaction.response.send_message(
+                f"That file is over the {MAX_FILE_BYTES // 2**20} MB limit.", ephemeral=True
+            )
             return
         await interaction.response.defer(thinking=True, ephemeral=True)
         async with self.ingest_lock:
@@ -224,15 +246,22 @@ class NewsbotApp(commands.Bot):
 
     def ingest_sources(self, sources: list) -> IngestReport:
         s = self.settings
-        return ingest(load_sources(sources, s.fetch_limits), self.newsbot.index, self.newsbot.embedder,
-                      split=s.core.split, progress=False)
+        return ingest(
+            load_sources(sources, s.fetch_limits),
+            self.newsbot.index,
+            self.newsbot.embedder,
+            split=s.core.split,
+            progress=False,
+        )
 
     async def on_button(self, interaction: discord.Interaction, action: str, answer_id: str) -> None:
         answer = self.answers.get(answer_id)
         if answer is None:
             await interaction.response.send_message(
-                "I no longer remember that answer (I keep the latest 1,000, and forget them on restart). Ask again with /ask.",
-                ephemeral=True)
+                "I no longer remember that answer (I keep the latest 1,000, and forget them on restart). Ask "
+                "again with /ask.",
+                ephemeral=True,
+            )
             return
         if action == "quotes":
             pieces = split_text(quotes_message(answer), MESSAGE_CHARS)
@@ -258,8 +287,11 @@ class NewsbotApp(commands.Bot):
         question = " ".join(_MENTION.sub(" ", message.content).split())
         if not question:
             if mentioned:
-                await message.reply("Ask me about the news, e.g. `@newsbot when was the ambassador appointed?`",
-                                    mention_author=False, allowed_mentions=NO_MENTIONS)
+                await message.reply(
+                    "Ask me about the news, e.g. `@newsbot when was the ambassador appointed?`",
+                    mention_author=False,
+                    allowed_mentions=NO_MENTIONS,
+                )
             return  # without the Message Content intent, unmentioned messages arrive empty
         try:
             if refusal := self.check_question(question, message.author.id):

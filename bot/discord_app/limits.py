@@ -1,4 +1,5 @@
 """Discord's size limits, and splitting text to fit them on line or sentence boundaries, losing nothing."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """What the Discord app remembers: recent answers (for the buttons), rate limits, conversations, feedback."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.types import Turn
-from bot.types import Answer
+from bot.types import Answer, Turn
 
 
 class RateLimiter:
@@ -67,7 +67,7 @@ class Conversations(Recent):
         return list(self.get(channel_id, []))
 
     def add(self, channel_id: int, turn: Turn) -> None:
-        self[channel_id] = (self.get(channel_id, []) + [turn])[-self.keep:]
+        self[channel_id] = (self.get(channel_id, []) + [turn])[-self.keep :]
 
 
 class FeedbackLog:

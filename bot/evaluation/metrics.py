@@ -1,4 +1,5 @@
 """Scoring exactly as ../shared/eval/README.md defines it, from prediction rows alone."""
+
 from __future__ import annotations
 
 import re
@@ -82,19 +83,27 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
     """All headline metrics from prediction rows and the questions they answer."""
     answerable = [r for r in rows if questions[r["id"]]["answerable"]]
     null = [r for r in rows if not questions[r["id"]]["answerable"]]
-    ranks = [first_relevant_rank(r["retrieved"], questions[r["id"]]["gold_ids"], questions[r["id"]]["answers"]) for r in answerable]
+    ranks = [
+        first_relevant_rank(r["retrieved"], questions[r["id"]]["gold_ids"], questions[r["id"]]["answers"])
+        for r in answerable
+    ]
 
     def recall(k: int) -> float:
         return _mean(1.0 if rk is not None and rk <= k else 0.0 for rk in ranks)
 
     # article level, as ../shared/eval counts retrieval: the rank of the first passage of any gold article
-    article_ranks = [next((i for i, h in enumerate(r["retrieved"], 1) if h["article_id"] in set(questions[r["id"]]["gold_ids"])), None)
-                     for r in answerable]
+    article_ranks = [
+        next(
+            (i for i, h in enumerate(r["retrieved"], 1) if h["article_id"] in set(questions[r["id"]]["gold_ids"])), None
+        )
+        for r in answerable
+    ]
 
     text = {r["id"]: said(r["answer"]) for r in rows}
     hits = [not r["abstained"] and answer_hit(text[r["id"]], questions[r["id"]]["answers"]) for r in answerable]
     strict = [
-        not r["abstained"] and answer_hit(text[r["id"]], questions[r["id"]].get("strict_answers") or questions[r["id"]]["answers"])
+        not r["abstained"]
+        and answer_hit(text[r["id"]], questions[r["id"]].get("strict_answers") or questions[r["id"]]["answers"])
         for r in answerable
     ]
     with_choices = [r for r in answerable if questions[r["id"]].get("choices")]
@@ -115,7 +124,10 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
         # which answerer gave each answer: an LLM run counts its extractive fallbacks here
         "answered_by": dict(Counter(r.get("answerer", "?") for r in rows).most_common()),
         "retrieval": {
-            "recall@1": recall(1), "recall@4": recall(4), "recall@5": recall(5), "recall@10": recall(10),
+            "recall@1": recall(1),
+            "recall@4": recall(4),
+            "recall@5": recall(5),
+            "recall@10": recall(10),
             "mrr@10": _mean(1.0 / rk if rk is not None and rk <= 10 else 0.0 for rk in ranks),
             "recall_curve": {str(k): recall(k) for k in range(1, 11)},
             "article_recall@5": _mean(1.0 if rk is not None and rk <= 5 else 0.0 for rk in article_ranks),

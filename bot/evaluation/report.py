@@ -1,16 +1,29 @@
 """report.md and report.png of an eval run: pictures first, then the tables."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 HEADLINE = [
-    ("retrieval", "recall@1"), ("retrieval", "recall@5"), ("retrieval", "recall@10"), ("retrieval", "mrr@10"),
-    ("retrieval", "article_recall@5"), ("retrieval", "article_mrr@10"),
-    ("answers", "answer_hit"), ("answers", "choice_accuracy"), ("answers", "median_answer_words"), ("answers", "cite_gold"),
-    ("abstention", "null_abstained"), ("abstention", "false_abstention"),
-    ("speed", "ask_p50_ms"), ("speed", "ask_p95_ms"), ("speed", "search_p50_ms"), ("speed", "answer_p50_ms"),
-    ("speed", "ingest_passages_per_s"), ("speed", "peak_rss_mb"),
+    ("retrieval", "recall@1"),
+    ("retrieval", "recall@5"),
+    ("retrieval", "recall@10"),
+    ("retrieval", "mrr@10"),
+    ("retrieval", "article_recall@5"),
+    ("retrieval", "article_mrr@10"),
+    ("answers", "answer_hit"),
+    ("answers", "choice_accuracy"),
+    ("answers", "median_answer_words"),
+    ("answers", "cite_gold"),
+    ("abstention", "null_abstained"),
+    ("abstention", "false_abstention"),
+    ("speed", "ask_p50_ms"),
+    ("speed", "ask_p95_ms"),
+    ("speed", "search_p50_ms"),
+    ("speed", "answer_p50_ms"),
+    ("speed", "ingest_passages_per_s"),
+    ("speed", "peak_rss_mb"),
 ]
 
 
@@ -41,8 +54,11 @@ def answered_by_line(metrics: dict) -> str | None:
     by = metrics.get("answered_by") or {}
     if len(by) < 2:
         return None
-    return "Answered by: " + ", ".join(f"{name} {n}" for name, n in by.items()) + \
-        " (extractive answers of an LLM run are its fallbacks: the model failed or no citation checked out)"
+    return (
+        "Answered by: "
+        + ", ".join(f"{name} {n}" for name, n in by.items())
+        + " (extractive answers of an LLM run are its fallbacks: the model failed or no citation checked out)"
+    )
 
 
 def write_report(out: Path, metrics: dict, rows: list[dict], questions: dict[str, dict]) -> None:
@@ -53,7 +69,8 @@ def write_report(out: Path, metrics: dict, rows: list[dict], questions: dict[str
         "![recall@k and latency](report.png)",
         "",
         f"{metrics['questions']} questions ({metrics['answerable']} answerable, {metrics['null']} null); "
-        f"index `{metrics['config']['index']}`, split `{metrics['config']['split']}`, top-k {metrics['config']['top_k']}.",
+        f"index `{metrics['config']['index']}`, split `{metrics['config']['split']}`, top-k "
+        f"{metrics['config']['top_k']}.",
         "",
         "| metric | value |",
         "|---|---:|",
@@ -64,7 +81,10 @@ def write_report(out: Path, metrics: dict, rows: list[dict], questions: dict[str
     misses = [r for r in rows if questions[r["id"]]["answerable"] and r["abstained"]][:10]
     if misses:
         lines += ["", "## Some false abstentions", ""]
-        lines += [f"- `{r['id']}` {questions[r['id']]['question']} (gold: {', '.join(questions[r['id']]['answers'][:1])})" for r in misses]
+        lines += [
+            f"- `{r['id']}` {questions[r['id']]['question']} (gold: {', '.join(questions[r['id']]['answers'][:1])})"
+            for r in misses
+        ]
     lines += ["", "Recompute: `newsbot eval SET --out OUT --recompute` reads predictions.jsonl only.", ""]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
@@ -84,8 +104,12 @@ def _plot(path: Path, metrics: dict, rows: list[dict]) -> None:
     left.legend(loc="lower right")
     lat = [r["latency_ms"] for r in rows]
     right.hist(lat, bins=30, color="tab:orange")
-    right.axvline(metrics["speed"]["ask_p50_ms"], color="k", linestyle="--", label=f"p50 {metrics['speed']['ask_p50_ms']:.0f} ms")
-    right.axvline(metrics["speed"]["ask_p95_ms"], color="r", linestyle=":", label=f"p95 {metrics['speed']['ask_p95_ms']:.0f} ms")
+    right.axvline(
+        metrics["speed"]["ask_p50_ms"], color="k", linestyle="--", label=f"p50 {metrics['speed']['ask_p50_ms']:.0f} ms"
+    )
+    right.axvline(
+        metrics["speed"]["ask_p95_ms"], color="r", linestyle=":", label=f"p95 {metrics['speed']['ask_p95_ms']:.0f} ms"
+    )
     right.set(title="ask latency", xlabel="ms", ylabel="questions")
     right.legend()
     fig.tight_layout()

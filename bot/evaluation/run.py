@@ -1,4 +1,5 @@
 """Run an eval set through ask() (or the LangChain tutorial baseline), resumable, and write its results."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from ingest.errors import NewsbotError
-from ingest.pipeline import ingest, load_sources
 from bot.evaluation.metrics import answer_hit, said, score
 from bot.evaluation.sets import EvalSet, index_name
 from bot.settings import Settings
 from bot.types import Answer
+from ingest.errors import NewsbotError
+from ingest.pipeline import ingest, load_sources
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,14 @@ def prediction_row(q: dict, answer: Answer) -> dict:
         "answer": answer.text,
         "abstained": answer.abstained,
         "answerer": answer.answerer,
-        "citations": [{k: c.as_dict()[k] for k in ("n", "article_id", "passage_id", "url", "date", "quote")} for c in answer.citations],
-        "retrieved": [{"passage_id": h.passage.id, "article_id": h.article.id, "text": h.passage.text} for h in answer.retrieved[:10]],
+        "citations": [
+            {k: c.as_dict()[k] for k in ("n", "article_id", "passage_id", "url", "date", "quote")}
+            for c in answer.citations
+        ],
+        "retrieved": [
+            {"passage_id": h.passage.id, "article_id": h.article.id, "text": h.passage.text}
+            for h in answer.retrieved[:10]
+        ],
         "latency_ms": answer.latency_ms,
         "timings": {k: round(v, 2) for k, v in answer.timings.items()},
     }
@@ -51,8 +58,12 @@ def ingested_index(settings: Settings, eval_set: EvalSet, embedder, progress: bo
     if report.new or report.changed:
         stats_file.write_text(json.dumps(report.as_dict()))
     first = json.loads(stats_file.read_text()) if stats_file.exists() else report.as_dict()
-    return index, {"ingest_passages_per_s": first["passages_per_s"], "ingest_chars_per_s": first["chars_per_s"],
-                   "ingest_seconds": first["seconds"], "reingest_seconds": report.seconds if not report.new else None}
+    return index, {
+        "ingest_passages_per_s": first["passages_per_s"],
+        "ingest_chars_per_s": first["chars_per_s"],
+        "ingest_seconds": first["seconds"],
+        "reingest_seconds": report.seconds if not report.new else None,
+    }
 
 
 def newsbot_pipeline(settings: Settings, eval_set: EvalSet, answerer: str, progress: bool, embedder=None):
@@ -106,17 +117,26 @@ def run_eval(
         system = "langchain-tutorial"
     else:
         ask, speed, name = newsbot_pipeline(settings, eval_set, answerer, progress, embedder)
-        system = f"newsbot/{answerer}" + (f" ({settings.llm.llm_provider}:{settings.llm.llm_model})" if answerer == "llm" else "")
+        system = f"newsbot/{answerer}" + (
+            f" ({settings.llm.llm_provider}:{settings.llm.llm_model})" if answerer == "llm" else ""
+        )
     if not baseline and answerer == "extractive":
         system += f" ({settings.core.reader} reader)"
     from bot.reader.model import sha256
 
     reader_manifest = settings.core.reader_dir / "manifest.json"
-    config = {"set": str(set_dir), "system": system, "index": name, "top_k": settings.core.top_k,
-              "split": settings.core.split.key, "model": settings.core.embedding_model,
-              # a retrained reader answers afresh instead of resuming the old one's rows
-              "reader": sha256(reader_manifest)[:12]
-              if settings.core.reader == "learned" and reader_manifest.exists() else None}
+    config = {
+        "set": str(set_dir),
+        "system": system,
+        "index": name,
+        "top_k": settings.core.top_k,
+        "split": settings.core.split.key,
+        "model": settings.core.embedding_model,
+        # a retrained reader answers afresh instead of resuming the old one's rows
+        "reader": sha256(reader_manifest)[:12]
+        if settings.core.reader == "learned" and reader_manifest.exists()
+        else None,
+    }
 
     out.mkdir(parents=True, exist_ok=True)
     done = _resume(out, config)
@@ -172,5 +192,9 @@ def _resume(out: Path, config: dict) -> dict[str, dict]:
 def recompute(out: Path, set_dir: Path) -> dict:
     """Metrics from OUT/predictions.jsonl and the set's questions alone (anyone can check metrics.json)."""
     by_id = {q["id"]: q for q in EvalSet.load(set_dir).questions}
-    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     return score(rows, by_id)

@@ -1,4 +1,5 @@
 """An eval set on disk (../shared/eval/<set>: articles.jsonl.gz + questions.jsonl) and the name of its index."""
+
 from __future__ import annotations
 
 import hashlib

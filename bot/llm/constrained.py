@@ -6,6 +6,7 @@ the server's grammar (llama.cpp, llama-cpp-python, Ollama, vLLM) rules it out wh
 writes. Small local models, which copy quotes badly, then still give citations that check out;
 `verify` runs on the reply all the same.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,13 @@ def quotable_sentences(hit: Hit) -> list[str]:
     out = []
     for s, e in sentence_spans(text):
         sentence = text[s:e].replace('"', "”")
-        if (len(sentence.split()) >= MIN_QUOTE_WORDS and hit.stored_passage(s, e) is not None and "\\" not in sentence
-                and not INSTRUCTION.search(sentence) and sentence not in out):
+        if (
+            len(sentence.split()) >= MIN_QUOTE_WORDS
+            and hit.stored_passage(s, e) is not None
+            and "\\" not in sentence
+            and not INSTRUCTION.search(sentence)
+            and sentence not in out
+        ):
             out.append(sentence)
     return out
 
@@ -57,14 +63,24 @@ def reply_schema(hits: Sequence[Hit]) -> dict:
     Citations come first so that the model picks its evidence before it writes from it.
     """
     choices = [
-        {"type": "object", "additionalProperties": False, "required": ["passage", "quote"],
-         "properties": {"passage": {"type": "integer", "enum": [n]}, "quote": {"type": "string", "enum": sentences}}}
-        for n, sentences in ((n, quotable_sentences(h)) for n, h in enumerate(hits, 1)) if sentences
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["passage", "quote"],
+            "properties": {"passage": {"type": "integer", "enum": [n]}, "quote": {"type": "string", "enum": sentences}},
+        }
+        for n, sentences in ((n, quotable_sentences(h)) for n, h in enumerate(hits, 1))
+        if sentences
     ]
-    citations = {"type": "array", "maxItems": MAX_CITATIONS, "items": {"anyOf": choices}} if choices \
+    citations = (
+        {"type": "array", "maxItems": MAX_CITATIONS, "items": {"anyOf": choices}}
+        if choices
         else {"type": "array", "maxItems": 0}
+    )
     return {
-        "type": "object", "additionalProperties": False, "required": ["citations", "answer"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["citations", "answer"],
         "properties": {"citations": citations, "answer": {"type": "string", "maxLength": MAX_ANSWER_CHARS}},
     }
 
@@ -86,4 +102,6 @@ def parse_reply(raw: str) -> Draft:
     except (ValueError, ValidationError) as e:
         raise MalformedOutput(f"the reply is not the answer schema's JSON ({type(e).__name__})") from None
     answerable = bool(reply.citations) and not NOT_ANSWERED.match(reply.answer)
-    return Draft(answerable, reply.answer, tuple(DraftCitation(k, c.passage, c.quote) for k, c in enumerate(reply.citations, 1)))
+    return Draft(
+        answerable, reply.answer, tuple(DraftCitation(k, c.passage, c.quote) for k, c in enumerate(reply.citations, 1))
+    )

@@ -1,8 +1,9 @@
 """Build the LangChain chat model the settings ask for; provider packages are imported only then."""
+
 from __future__ import annotations
 
-from ingest.errors import NewsbotError
 from bot.settings import LLMSettings
+from ingest.errors import NewsbotError
 
 
 def build_chat_model(s: LLMSettings):
@@ -19,14 +20,28 @@ def build_chat_model(s: LLMSettings):
                 raise NewsbotError("LLM_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
             key = s.openai_api_key.get_secret_value() if s.openai_api_key else "not-needed"
             # Retries are ours (bounded, with backoff, logged), so the SDK's own are switched off.
-            return ChatOpenAI(model=s.llm_model, base_url=s.openai_base_url or None, api_key=key, timeout=s.llm_timeout,
-                              max_tokens=s.llm_max_tokens, temperature=s.llm_temperature, max_retries=0)
+            return ChatOpenAI(
+                model=s.llm_model,
+                base_url=s.openai_base_url or None,
+                api_key=key,
+                timeout=s.llm_timeout,
+                max_tokens=s.llm_max_tokens,
+                temperature=s.llm_temperature,
+                max_retries=0,
+            )
         from langchain_ollama import ChatOllama
 
-        return ChatOllama(model=s.llm_model, base_url=s.ollama_base_url, num_predict=s.llm_max_tokens,
-                          temperature=s.llm_temperature, client_kwargs={"timeout": s.llm_timeout})
+        return ChatOllama(
+            model=s.llm_model,
+            base_url=s.ollama_base_url,
+            num_predict=s.llm_max_tokens,
+            temperature=s.llm_temperature,
+            client_kwargs={"timeout": s.llm_timeout},
+        )
     except ImportError as e:
-        raise NewsbotError(f"the {s.llm_provider} provider needs the llm extra: pip install -e '.[llm]' ({e.name} missing)") from None
+        raise NewsbotError(
+            f"the {s.llm_provider} provider needs the llm extra: pip install -e '.[llm]' ({e.name} missing)"
+        ) from None
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:

@@ -1,4 +1,5 @@
 """Prompt templates read from prompts/*.md: role sections become ChatPromptTemplate messages."""
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ dropped citations are removed, the rest renumbered in order of appearance; a sen
 are not found in the kept quotes or the question, or that gives a number found neither there nor in
 the cited articles' dates, is dropped as unsupported.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,22 @@ from ingest.sentences import sentence_spans
 
 MIN_QUOTE_WORDS = 3
 MIN_SUPPORT = 0.5  # share of a sentence's words that the quotes and the question must contain
-_FOLD = str.maketrans({"‘": "'", "’": "'", "‚": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
-                       "–": "-", "—": "-", "‐": "-", "\u00a0": " "})
+_FOLD = str.maketrans(
+    {
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "′": "'",
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "″": '"',
+        "–": "-",
+        "—": "-",
+        "‐": "-",
+        "\u00a0": " ",
+    }
+)
 NOT_ANSWERED = re.compile(r"^\W*(not in the articles|the articles do not answer)", re.I)
 _MARKERS = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 INSTRUCTION = re.compile(
@@ -103,7 +118,7 @@ def verify(draft: Draft, hits: Sequence[Hit], question: str) -> Verified:
         if span is None:
             dropped.append(f"[{c.marker}] quote not found in passage {c.passage}: {c.quote[:80]!r}")
             continue
-        quote = hit.passage.text[span[0]:span[1]]
+        quote = hit.passage.text[span[0] : span[1]]
         if hit.stored_passage(*span) is None:
             dropped.append(f"[{c.marker}] quote runs across two passages of the article: {quote[:80]!r}")
         elif len(quote.split()) < MIN_QUOTE_WORDS:

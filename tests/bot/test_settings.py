@@ -1,4 +1,5 @@
 """Settings: one object from environment and .env; .env.example documents every key."""
+
 from __future__ import annotations
 
 import re

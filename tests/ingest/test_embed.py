@@ -1,4 +1,5 @@
-"""The packaged MiniLM: bf16 (the default where the CPU has native bf16) must embed like fp32, and the traced model like the model."""
+"""The packaged MiniLM: bf16 (default where the CPU has native bf16) embeds like fp32, traced like untraced."""
+
 import json
 from pathlib import Path
 

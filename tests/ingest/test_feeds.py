@@ -1,5 +1,6 @@
 """Following feeds against a real local HTTP server: new, updated and removed items, 304s, robots.txt,
 and feeds that turn hostile (malformed, slow, redirecting to a private address)."""
+
 from __future__ import annotations
 
 import time
@@ -17,25 +18,41 @@ FAST = Politeness(delay_s=0, interval_s=60)
 
 
 def page(title: str, body: str, day: str = "2023-03-14") -> Route:
-    html = (f"<html><head><title>{escape(title)}</title><meta property='og:title' content='{escape(title)}'>"
-            f"<meta property='article:published_time' content='{day}T08:00:00Z'></head><body><article>"
-            f"<h1>{escape(title)}</h1>" + "".join(f"<p>{escape(p)}</p>" for p in body.split("\n")) + "</article></body></html>")
+    html = (
+        f"<html><head><title>{escape(title)}</title><meta property='og:title' content='{escape(title)}'>"
+        f"<meta property='article:published_time' content='{day}T08:00:00Z'></head><body><article>"
+        f"<h1>{escape(title)}</h1>"
+        + "".join(f"<p>{escape(p)}</p>" for p in body.split("\n"))
+        + "</article></body></html>"
+    )
     return Route(html.encode())
 
 
 def rss(web: LocalWeb, items: list[tuple[str, str, str]], etag: str | None = None) -> Route:
     """items: (path, title, updated RFC 822 date)."""
-    xml = "".join(f"<item><title>{escape(t)}</title><link>{web.url(p)}</link><guid>{web.url(p)}</guid>"
-                  f"<pubDate>{d}</pubDate></item>" for p, t, d in items)
-    return Route(f"<?xml version='1.0'?><rss version='2.0'><channel><title>Harbour Times</title>{xml}</channel></rss>".encode(),
-                 "application/rss+xml", etag=etag)
+    xml = "".join(
+        f"<item><title>{escape(t)}</title><link>{web.url(p)}</link><guid>{web.url(p)}</guid>"
+        f"<pubDate>{d}</pubDate></item>"
+        for p, t, d in items
+    )
+    return Route(
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>Harbour Times</title>{xml}</channel></rss>".encode(),
+        "application/rss+xml",
+        etag=etag,
+    )
 
 
 def atom(web: LocalWeb, items: list[tuple[str, str, str]]) -> Route:
-    xml = "".join(f"<entry><title>{escape(t)}</title><link href='{web.url(p)}'/><id>{web.url(p)}</id>"
-                  f"<updated>{d}</updated></entry>" for p, t, d in items)
-    return Route(f"<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>City Desk</title>"
-                 f"<id>urn:city</id><updated>2023-03-15T00:00:00Z</updated>{xml}</feed>".encode(), "application/atom+xml")
+    xml = "".join(
+        f"<entry><title>{escape(t)}</title><link href='{web.url(p)}'/><id>{web.url(p)}</id>"
+        f"<updated>{d}</updated></entry>"
+        for p, t, d in items
+    )
+    return Route(
+        f"<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>City Desk</title>"
+        f"<id>urn:city</id><updated>2023-03-15T00:00:00Z</updated>{xml}</feed>".encode(),
+        "application/atom+xml",
+    )
 
 
 @pytest.fixture
@@ -51,7 +68,10 @@ def watcher(tmp_path, hash_embedder):
     return Watcher(store, index, hash_embedder, limits=LIMITS, politeness=FAST)
 
 
-TRAM = "The council of Eastport approved a new tram line on Monday.\nConstruction starts in May and costs 80 million euros."
+TRAM = (
+    "The council of Eastport approved a new tram line on Monday.\n"
+    "Construction starts in May and costs 80 million euros."
+)
 PORT = "The harbour of Eastport reopened on Tuesday after the storm.\nForty ships had waited offshore for three days."
 BRIDGE = "The old bridge over the Ost river will close for repairs in June.\nFerries will run every twenty minutes."
 
@@ -60,8 +80,13 @@ def test_new_items_of_rss_and_atom_feeds_are_ingested_with_titles_and_dates(web,
     web.routes["/tram.html"] = page("Council approves tram line", TRAM)
     web.routes["/port.html"] = page("Port reopens after storm", PORT, "2023-03-15")
     web.routes["/bridge.html"] = page("Bridge to close in June", BRIDGE)
-    web.routes["/rss.xml"] = rss(web, [("/tram.html", "Council approves tram line", "Tue, 14 Mar 2023 08:00:00 GMT"),
-                                       ("/port.html", "Port reopens after storm", "Wed, 15 Mar 2023 08:00:00 GMT")])
+    web.routes["/rss.xml"] = rss(
+        web,
+        [
+            ("/tram.html", "Council approves tram line", "Tue, 14 Mar 2023 08:00:00 GMT"),
+            ("/port.html", "Port reopens after storm", "Wed, 15 Mar 2023 08:00:00 GMT"),
+        ],
+    )
     web.routes["/atom.xml"] = atom(web, [("/bridge.html", "Bridge to close in June", "2023-03-14T08:00:00Z")])
     watcher.store.add(web.url("/rss.xml"))
     watcher.store.add(web.url("/atom.xml"), name="city")
@@ -91,19 +116,29 @@ def test_an_updated_item_replaces_its_old_text(web, watcher):
     web.routes["/rss.xml"] = rss(web, [("/tram.html", "Tram", "Tue, 14 Mar 2023 08:00:00 GMT")])
     watcher.store.add(web.url("/rss.xml"))
     watcher.poll()
-    web.routes["/tram.html"] = page("Council approves tram line", TRAM.replace("80 million", "95 million") + "\nCorrection: the cost was misreported.")
+    web.routes["/tram.html"] = page(
+        "Council approves tram line",
+        TRAM.replace("80 million", "95 million") + "\nCorrection: the cost was misreported.",
+    )
     web.routes["/rss.xml"] = rss(web, [("/tram.html", "Tram", "Tue, 14 Mar 2023 18:00:00 GMT")])
     report = watcher.poll(force=True)
     assert (report.updated_items, report.ingest.changed) == (1, 1)
-    texts = " ".join(p.text for p in watcher.index.passages([f"{web.url('/tram.html')}#0", f"{web.url('/tram.html')}#1"]).values())
+    texts = " ".join(
+        p.text for p in watcher.index.passages([f"{web.url('/tram.html')}#0", f"{web.url('/tram.html')}#1"]).values()
+    )
     assert "95 million" in texts and "80 million" not in texts
 
 
 def test_an_item_that_left_the_feed_is_deleted_only_when_its_page_is_gone(web, watcher):
     web.routes["/tram.html"] = page("Council approves tram line", TRAM)
     web.routes["/port.html"] = page("Port reopens after storm", PORT)
-    web.routes["/rss.xml"] = rss(web, [("/tram.html", "Tram", "Tue, 14 Mar 2023 08:00:00 GMT"),
-                                       ("/port.html", "Port", "Tue, 14 Mar 2023 09:00:00 GMT")])
+    web.routes["/rss.xml"] = rss(
+        web,
+        [
+            ("/tram.html", "Tram", "Tue, 14 Mar 2023 08:00:00 GMT"),
+            ("/port.html", "Port", "Tue, 14 Mar 2023 09:00:00 GMT"),
+        ],
+    )
     watcher.store.add(web.url("/rss.xml"))
     watcher.poll()
     web.routes["/rss.xml"] = rss(web, [])
@@ -139,8 +174,13 @@ def test_robots_txt_is_respected(web, watcher):
     web.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private/\n", "text/plain")
     web.routes["/private/tram.html"] = page("Council approves tram line", TRAM)
     web.routes["/port.html"] = page("Port reopens after storm", PORT)
-    web.routes["/rss.xml"] = rss(web, [("/private/tram.html", "Tram", "Tue, 14 Mar 2023 08:00:00 GMT"),
-                                       ("/port.html", "Port", "Tue, 14 Mar 2023 09:00:00 GMT")])
+    web.routes["/rss.xml"] = rss(
+        web,
+        [
+            ("/private/tram.html", "Tram", "Tue, 14 Mar 2023 08:00:00 GMT"),
+            ("/port.html", "Port", "Tue, 14 Mar 2023 09:00:00 GMT"),
+        ],
+    )
     watcher.store.add(web.url("/rss.xml"))
     report = watcher.poll()
     assert report.ingest.new == 1 and any("robots.txt" in p for p in report.problems)

@@ -1,4 +1,5 @@
 """URL ingest against a real local HTTP server: extraction, and every refusal the security rules demand."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -38,7 +39,10 @@ def test_an_article_page_becomes_an_article_with_its_metadata(web):
     assert "40 ships had waited offshore" in article.text and "Contact us" not in article.text
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.10", "172.16.5.4", "100.64.0.1", "::1", "fd00::1", "::ffff:127.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "10.1.2.3", "192.168.0.10", "172.16.5.4", "100.64.0.1", "::1", "fd00::1", "::ffff:127.0.0.1"],
+)
 def test_private_addresses_are_refused_unless_allowed(address):
     ip = ipaddress.ip_address(address)
     with pytest.raises(FetchError, match="NEWSBOT_ALLOW_PRIVATE_URLS"):
@@ -52,8 +56,16 @@ def test_link_local_and_metadata_addresses_are_refused_always(address):
         check_address(ipaddress.ip_address(address), allow_private=True)
 
 
-@pytest.mark.parametrize("address, refused", [("93.184.216.34", False), ("2606:2800:220:1::1", False),
-                                              ("10.0.0.1", True), ("::ffff:10.0.0.1", True), ("127.0.0.1", True)])
+@pytest.mark.parametrize(
+    "address, refused",
+    [
+        ("93.184.216.34", False),
+        ("2606:2800:220:1::1", False),
+        ("10.0.0.1", True),
+        ("::ffff:10.0.0.1", True),
+        ("127.0.0.1", True),
+    ],
+)
 def test_public_addresses_pass_and_private_ones_do_not(address, refused):
     ip = ipaddress.ip_address(address)
     if refused:

@@ -1,4 +1,5 @@
 """Loaders: every format in, every kind of bad input reported with where it is, nothing else lost."""
+
 from __future__ import annotations
 
 import gzip
@@ -28,11 +29,14 @@ def test_seed_plain_text_has_date_and_id():
     assert a.text.startswith("Israel and Turkey are expected")
 
 
-@pytest.mark.parametrize("content, expected_date, expected_text", [
-    ("date 2021-03-04\nBody on next line.", date(2021, 3, 4), "Body on next line."),
-    ("   date 2021-03-04 Body on same line.", date(2021, 3, 4), "Body on same line."),
-    ("No date line here.", None, "No date line here."),
-])
+@pytest.mark.parametrize(
+    "content, expected_date, expected_text",
+    [
+        ("date 2021-03-04\nBody on next line.", date(2021, 3, 4), "Body on next line."),
+        ("   date 2021-03-04 Body on same line.", date(2021, 3, 4), "Body on same line."),
+        ("No date line here.", None, "No date line here."),
+    ],
+)
 def test_plain_text_date_line(tmp_path, content, expected_date, expected_text):
     """The date line is optional and may be indented; without it the date is unknown."""
     f = tmp_path / "a.txt"
@@ -47,7 +51,13 @@ def test_markdown_front_matter(tmp_path):
     f.parent.mkdir()
     f.write_text("---\ntitle: Big news\ndate: 2022-05-01\nurl: https://example.com/x\n---\n\nThe body.\n")
     a = next(load_path(f, tmp_path))
-    assert (a.id, a.title, a.date, a.url, a.text) == ("news/story", "Big news", date(2022, 5, 1), "https://example.com/x", "The body.")
+    assert (a.id, a.title, a.date, a.url, a.text) == (
+        "news/story",
+        "Big news",
+        date(2022, 5, 1),
+        "https://example.com/x",
+        "The body.",
+    )
 
 
 def test_markdown_heading_is_title_without_front_matter(tmp_path):
@@ -85,13 +95,16 @@ def _bad(tmp_path: Path, name: str, content: bytes) -> list:
     return list(load_path(f, tmp_path))
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("bad.txt", b"date 2022-01-01 caf\xe9 au lait", "not valid UTF-8"),
-    ("binary.txt", b"\x7fELF\x00\x00\x01\x02" * 100, "binary"),
-    ("empty.txt", b"date 2022-01-01   \n\n  ", "no text"),
-    ("baddate.md", b"---\ndate: yesterday-ish\n---\nText.", "not YYYY-MM-DD"),
-    ("data.csv", b"a,b\n1,2", "unsupported file type"),
-])
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("bad.txt", b"date 2022-01-01 caf\xe9 au lait", "not valid UTF-8"),
+        ("binary.txt", b"\x7fELF\x00\x00\x01\x02" * 100, "binary"),
+        ("empty.txt", b"date 2022-01-01   \n\n  ", "no text"),
+        ("baddate.md", b"---\ndate: yesterday-ish\n---\nText.", "not YYYY-MM-DD"),
+        ("data.csv", b"a,b\n1,2", "unsupported file type"),
+    ],
+)
 def test_bad_files_are_reported(tmp_path, name, content, reason):
     """Each bad file comes back as a BadArticle naming the file and the reason."""
     (item,) = _bad(tmp_path, name, content)

@@ -1,4 +1,5 @@
 """The scoring functions on hand-made cases, as ../shared/eval/README.md defines them."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,25 +8,31 @@ from bot.evaluation.metrics import answer_hit, choice_credit, first_relevant_ran
 from bot.evaluation.report import answered_by_line
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("The “Squid Game”!", "squid game"),
-    ("An apple a day", "apple day"),
-    ("U.S.-Mexico  border", "u s mexico border"),
-    ("Ｆｕｌｌ－ｗｉｄｔｈ", "full width"),
-    ("café", "café"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("The “Squid Game”!", "squid game"),
+        ("An apple a day", "apple day"),
+        ("U.S.-Mexico  border", "u s mexico border"),
+        ("Ｆｕｌｌ－ｗｉｄｔｈ", "full width"),
+        ("café", "café"),
+    ],
+)
 def test_normalise(raw, expected):
     assert normalise(raw) == expected
 
 
-@pytest.mark.parametrize("text, answers, hit", [
-    ("It was Japan’s former leader.", ["Japan"], True),
-    ("Iranian officials said", ["Iran"], False),  # not glued to letters
-    ("13 people", ["3"], False),
-    ("Appointed the following month [September 2022]. [1]", ["September 2022"], True),
-    ("The “Squid Game” star", ["“Squid Game”", "Squid Game"], True),
-    ("anything", ["", "a"], False),  # empty after normalising never hits
-])
+@pytest.mark.parametrize(
+    "text, answers, hit",
+    [
+        ("It was Japan’s former leader.", ["Japan"], True),
+        ("Iranian officials said", ["Iran"], False),  # not glued to letters
+        ("13 people", ["3"], False),
+        ("Appointed the following month [September 2022]. [1]", ["September 2022"], True),
+        ("The “Squid Game” star", ["“Squid Game”", "Squid Game"], True),
+        ("anything", ["", "a"], False),  # empty after normalising never hits
+    ],
+)
 def test_answer_hit(text, answers, hit):
     assert answer_hit(text, answers) is hit
 
@@ -66,16 +73,40 @@ def test_first_relevant_rank_needs_gold_article_and_answer_text():
 
 def test_score_on_a_tiny_run():
     questions = {
-        "q1": {"answerable": True, "answers": ["Japan"], "gold_ids": ["g"], "choices": ["Japan", "Peru", "Chile", "Mali"]},
+        "q1": {
+            "answerable": True,
+            "answers": ["Japan"],
+            "gold_ids": ["g"],
+            "choices": ["Japan", "Peru", "Chile", "Mali"],
+        },
         "q2": {"answerable": True, "answers": ["Peru"], "gold_ids": ["h"], "choices": None},
         "n1": {"answerable": False, "answers": [], "gold_ids": []},
     }
     rows = [
-        {"id": "q1", "answer": "Japan [1]", "abstained": False, "citations": [{"article_id": "g"}],
-         "retrieved": [{"article_id": "g", "text": "Japan"}], "latency_ms": 10},
-        {"id": "q2", "answer": "not in the articles", "abstained": True, "citations": [],
-         "retrieved": [{"article_id": "x", "text": "Peru"}, {"article_id": "h", "text": "Peru"}], "latency_ms": 30},
-        {"id": "n1", "answer": "not in the articles", "abstained": True, "citations": [], "retrieved": [], "latency_ms": 20},
+        {
+            "id": "q1",
+            "answer": "Japan [1]",
+            "abstained": False,
+            "citations": [{"article_id": "g"}],
+            "retrieved": [{"article_id": "g", "text": "Japan"}],
+            "latency_ms": 10,
+        },
+        {
+            "id": "q2",
+            "answer": "not in the articles",
+            "abstained": True,
+            "citations": [],
+            "retrieved": [{"article_id": "x", "text": "Peru"}, {"article_id": "h", "text": "Peru"}],
+            "latency_ms": 30,
+        },
+        {
+            "id": "n1",
+            "answer": "not in the articles",
+            "abstained": True,
+            "citations": [],
+            "retrieved": [],
+            "latency_ms": 20,
+        },
     ]
     m = score(rows, questions)
     assert m["retrieval"]["recall@1"] == 0.5 and m["retrieval"]["recall@5"] == 1.0
@@ -88,10 +119,18 @@ def test_score_on_a_tiny_run():
 
 
 def test_citation_markers_are_not_part_of_the_scored_answer():
-    """"… [1][2][3]" says nothing about the number 3; the markers are not words of the answer either."""
+    """ "… [1][2][3]" says nothing about the number 3; the markers are not words of the answer either."""
     questions = {"q": {"answerable": True, "answers": ["3"], "gold_ids": ["g"], "choices": ["1", "2", "3", "4"]}}
-    rows = [{"id": "q", "answer": "The Avalanche won the Stanley Cup on Sunday. [1][2][3]", "abstained": False,
-             "citations": [{"article_id": "g"}], "retrieved": [], "latency_ms": 10}]
+    rows = [
+        {
+            "id": "q",
+            "answer": "The Avalanche won the Stanley Cup on Sunday. [1][2][3]",
+            "abstained": False,
+            "citations": [{"article_id": "g"}],
+            "retrieved": [],
+            "latency_ms": 10,
+        }
+    ]
     m = score(rows, questions)["answers"]
     assert m["answer_hit"] == 0.0 and m["choice_accuracy"] == 0.0 and m["median_answer_words"] == 8
     rows[0]["answer"] = "Ties were restored last year [2021]. [1]"  # a date made explicit is part of the answer
@@ -101,8 +140,18 @@ def test_citation_markers_are_not_part_of_the_scored_answer():
 
 def test_an_llm_runs_fallbacks_are_counted_and_reported():
     questions = {f"q{i}": {"answerable": True, "answers": ["Peru"], "gold_ids": ["h"]} for i in range(3)}
-    rows = [{"id": f"q{i}", "answer": "Peru [1]", "abstained": False, "citations": [{"article_id": "h"}], "retrieved": [],
-             "latency_ms": 1, "answerer": who} for i, who in enumerate(["llm", "extractive", "llm"])]
+    rows = [
+        {
+            "id": f"q{i}",
+            "answer": "Peru [1]",
+            "abstained": False,
+            "citations": [{"article_id": "h"}],
+            "retrieved": [],
+            "latency_ms": 1,
+            "answerer": who,
+        }
+        for i, who in enumerate(["llm", "extractive", "llm"])
+    ]
     m = score(rows, questions)
     assert m["answered_by"] == {"llm": 2, "extractive": 1}
     assert answered_by_line(m).startswith("Answered by: llm 2, extractive 1")
@@ -110,9 +159,9 @@ def test_an_llm_runs_fallbacks_are_counted_and_reported():
 
 def test_unknown_answerer_is_refused_before_any_ingest(tmp_path):
     """A typo in --answerer fails at once, not after minutes of ingesting the set."""
-    from ingest.errors import NewsbotError
     from bot.evaluation.run import run_eval
     from bot.settings import Settings
+    from ingest.errors import NewsbotError
 
     settings = Settings.load(None, data_dir=tmp_path)
     with pytest.raises(NewsbotError, match="unknown answerer 'gpt'"):
