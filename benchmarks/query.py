@@ -7,6 +7,7 @@ Both indexes must exist (`newsbot eval SET` and `newsbot eval SET --baseline lan
 build them). Each round times every question once per system, alternating, so both see the same
 machine state; the table gives the median over rounds of each round's p50 and p95.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.evaluation.baseline import tutorial_pipeline  # noqa: E402
 from bot.evaluation.run import open_eval_index  # noqa: E402
 from bot.evaluation.sets import EvalSet  # noqa: E402
-from bot.service import assemble, build_embedder, without_exclusions  # noqa: E402
+from bot.service import assemble, build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 
@@ -47,25 +48,37 @@ def main() -> None:
     tutorial, _, _ = tutorial_pipeline(settings, eval_set, progress=False)
     questions = eval_set.questions
     for q in questions[:5]:  # warm-up both
-        bot.searcher.search(q["question"], k=10, as_of=date.fromisoformat(q["date"]))
+        bot.searcher.search(bot.query(q["question"], as_of=date.fromisoformat(q["date"])), k=10)
         tutorial(q)
     rounds = []
     for r in range(args.rounds):
         ours, theirs = [], []
         for q in questions:
             t0 = time.perf_counter()
-            bot.searcher.search(without_exclusions(q["question"]), k=10, as_of=date.fromisoformat(q["date"]))
+            bot.searcher.search(bot.query(q["question"], as_of=date.fromisoformat(q["date"])), k=10)
             ours.append((time.perf_counter() - t0) * 1000)
             theirs.append(tutorial(q).timings["search_ms"])
         rounds.append({"newsbot": (pct(ours, 50), pct(ours, 95)), "tutorial": (pct(theirs, 50), pct(theirs, 95))})
-        print(f"round {r + 1}: newsbot p50 {pct(ours, 50):.1f} p95 {pct(ours, 95):.1f} ms; "
-              f"tutorial p50 {pct(theirs, 50):.1f} p95 {pct(theirs, 95):.1f} ms", flush=True)
-    result = {name: {"p50_ms": round(statistics.median(x[name][0] for x in rounds), 1),
-                     "p95_ms": round(statistics.median(x[name][1] for x in rounds), 1)} for name in ("newsbot", "tutorial")}
+        print(
+            f"round {r + 1}: newsbot p50 {pct(ours, 50):.1f} p95 {pct(ours, 95):.1f} ms; "
+            f"tutorial p50 {pct(theirs, 50):.1f} p95 {pct(theirs, 95):.1f} ms",
+            flush=True,
+        )
+    result = {
+        name: {
+            "p50_ms": round(statistics.median(x[name][0] for x in rounds), 1),
+            "p95_ms": round(statistics.median(x[name][1] for x in rounds), 1),
+        }
+        for name in ("newsbot", "tutorial")
+    }
     result["questions"], result["rounds"] = len(questions), args.rounds
-    print(f"\n| system | p50 | p95 |\n|---|---:|---:|\n"
-          f"| newsbot search (embed, dense, BM25, fusion, as-of, diversity) | {result['newsbot']['p50_ms']} ms | {result['newsbot']['p95_ms']} ms |\n"
-          f"| LangChain tutorial similarity_search(k=4) | {result['tutorial']['p50_ms']} ms | {result['tutorial']['p95_ms']} ms |")
+    print(
+        f"\n| system | p50 | p95 |\n|---|---:|---:|\n"
+        f"| newsbot search (embed, dense, BM25, fusion, as-of, diversity) | {result['newsbot']['p50_ms']} ms | "
+        f"{result['newsbot']['p95_ms']} ms |\n"
+        f"| LangChain tutorial similarity_search(k=4) | {result['tutorial']['p50_ms']} ms | "
+        f"{result['tutorial']['p95_ms']} ms |"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
 

@@ -1,4 +1,5 @@
 """Answerers turn ranked passages into an Answer; the extractive one quotes the best sentence, offline."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,18 +12,19 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from bot.dates import FUTURE, MONTHS, WEEKDAYS, explain_dates
+from bot.query import Query
+from bot.types import Answer, Citation, Hit
 from ingest.embed import Embedder
-from ingest.index import StoredArticle
 from ingest.lexical import LexicalIndex
 from ingest.sentences import sentence_spans
-from bot.dates import FUTURE, MONTHS, WEEKDAYS, explain_dates, is_past, question_window
-from ingest.types import Passage
-from bot.types import Answer, Citation, Hit
+from ingest.types import Passage, StoredArticle
 
 if TYPE_CHECKING:
     from bot.reader.model import Reader
 
 ABSTAIN_TEXT = "The ingested articles do not answer this question."
+PARTIAL = 0.5  # a feature's credit for weaker evidence: a number where a count of days was asked, say
 
 
 class Answerer(Protocol):
@@ -30,9 +32,16 @@ class Answerer(Protocol):
 
     name: str
 
-    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
-               on_token: Callable[[str], None] | None = None, further: Sequence[Hit] = ()) -> Answer:
-        """Answer from `hits`; `newest` is the date of the newest article available as of `as_of`.
+    def answer(
+        self,
+        query: Query,
+        hits: Sequence[Hit],
+        *,
+        newest: date | None = None,
+        on_token: Callable[[str], None] | None = None,
+        further: Sequence[Hit] = (),
+    ) -> Answer:
+        """Answer from `hits`; `newest` is the date of the newest article available as of the query's date.
 
         `on_token` receives the answer text as it is written (all at once when nothing streams). `further` is more
         retrieved text (lower-ranked hits, the hits' articles' other passages): not answered from, but other
@@ -41,33 +50,28 @@ class Answerer(Protocol):
         ...
 
 
-_QTYPE_PATTERNS = [
-    ("when", re.compile(r"^\s*(when|what (year|month|day|date|time)|in what (year|month)|on what (day|date)|how long ago|by when)\b", re.I)),
-    ("number", re.compile(r"\bhow (many|much|old|long|far|big|large|tall|high|often)\b|\bwhat (percentage|percent|number|amount|share|age)\b", re.I)),
-    ("who", re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|man|woman|player|actor|actress|singer|rapper|star|leader|president|minister|official|celebrity|author|artist|musician|comedian|athlete|senator|governor|judge|ceo|billionaire)\b", re.I)),
-    ("where", re.compile(r"^\s*where\b|\b(which|what) (country|city|state|nation|region|place|island|area|county|continent|capital)\b|\bin which\b", re.I)),
-    # a work's title, which news text puts in quotes: "Which show …", "What is it titled?"
-    ("title", re.compile(r"\b(which|what)\b(\s+[\w’'-]+){0,2}\s+(show|film|movie|song|book|album|series|play|novel|single|musical"
-                         r"|documentary|docuseries|podcast|sitcom|drama)s?\b|\btitled\b", re.I)),
-]
 _DATE_WORDS = re.compile(
-    r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|\d{4}|yesterday|today|tomorrow|tonight|decade|century|(last|next|this|following) (week|month|year))\b",
+    r"\b("
+    + "|".join(MONTHS + WEEKDAYS)
+    + r"|\d{4}|yesterday|today|tomorrow|tonight|decade|century|(last|next|this|following) (week|month|year))\b",
     re.I,
 )
 _QUOTED_TITLE = re.compile(r"[“\"‘']([A-Z][^“”\"]{1,60}?)[,.!?]?[”\"’']")  # “Succession”, 'Leave It to Beaver'
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|trillion|half|percent|decades?|century|centuries)\b", re.I)
+_NUMBER = re.compile(
+    r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|trillion|half|percent|decades?|century|centuries)\b",
+    re.I,
+)
 _HOW_MANY = re.compile(r"\bhow many\s+(?:more\s+)?([a-z]{3,}(?:\s+[a-z]{3,})?)", re.I)
 _HOW_MUCH = re.compile(r"\bhow much\b", re.I)
-_AMOUNT = re.compile(r"[$£€¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|pounds|euros|yen|yuan|rupees)\b|\d\s?%|\bpercent\b", re.I)
+_AMOUNT = re.compile(
+    r"[$£€¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|pounds|euros|yen|yuan|rupees)\b|\d\s?%|\bpercent\b",
+    re.I,
+)
 _NOT_UNITS = {"have", "has", "had", "were", "was", "are", "did", "does", "will", "would", "could", "can", "the", "more"}
-# "besides the thaw", "other than Iran": what follows is what the answer is not about.
-_EXCLUDED = re.compile(r"\b(?:besides|apart from|aside from|other than|except(?: for)?)\s+(?:the\s+|a\s+|an\s+)?[\w'’-]+", re.I)
 # "What else ... besides X?" is answered by the sentence that adds something: "also", "too", "as well".
 _ADDITION = re.compile(r"\b(also|too|as well|in addition|additionally|another)\b", re.I)
-# Evidence that only announces (FUTURE: "will be held") cannot answer a question about what already happened.
-_PAST_QUESTION = re.compile(r"\b(did|was|were|won|lost|happened|ended|beat|defeated|died|killed|announced)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*")
-_STOP_CAPS = {"the", "a", "an", "he", "she", "it", "they", "we", "i", "in", "on", "at", "but", "and", "mr", "mrs", "ms", "dr"}
+_STOP_CAPS = set("the a an he she it they we i in on at but and mr mrs ms dr".split())
 _INITIAL_NAME = re.compile(r"\W*([A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*)")
 # Capitalised words that are no fact of their own: the day and month an outlet reports on, wire tags.
 _NOT_KEYS = frozenset(MONTHS + WEEKDAYS + [m[:3] for m in MONTHS] + ["sept", "cnn", "ap", "us", "u.s", "reuters"])
@@ -75,10 +79,13 @@ _NOT_KEYS = frozenset(MONTHS + WEEKDAYS + [m[:3] for m in MONTHS] + ["sept", "cn
 # (one tagged with its outlet in parentheses, "(CNN) ", is _TAGGED_DATELINE's).
 _DATELINE = re.compile(
     r"[A-Z][A-Z .,'’-]{2,}(?:,\s*[A-Z][a-z]+\.?(?:\s[A-Z][a-z]+\.?)?)?(?:\s*\([A-Za-z ]+\))?\s*[—–-]+\s*"
-    r"|[A-Z][\w .]+ CNN\s*[—–-]+\s*")
+    r"|[A-Z][\w .]+ CNN\s*[—–-]+\s*"
+)
 # An outlet's tag in parentheses is a dateline wherever a sentence opens with it: "Washington (CNN) ",
 # "Jackson, Wyoming (CNN) ", "New York (CNN Business) ", "LONDON (Reuters) - ".
-_TAGGED_DATELINE = re.compile(r"(?:[A-Z][\w.'’-]*(?:,?\s[A-Z][\w.'’-]*){0,3}\s)?\((?:CNN|AP|Reuters)(?:\s[A-Z][a-z]+)?\)\s*(?:[—–-]+\s*)?")
+_TAGGED_DATELINE = re.compile(
+    r"(?:[A-Z][\w.'’-]*(?:,?\s[A-Z][\w.'’-]*){0,3}\s)?\((?:CNN|AP|Reuters)(?:\s[A-Z][a-z]+)?\)\s*(?:[—–-]+\s*)?"
+)
 # A paragraph that opens with a dash ("– Finnish Prime Minister Sanna Marin, responding …"): the dash is not quoted.
 _LEADING_DASH = re.compile(r"(?:[–—-]+\s+)?")
 # A link to another story ("More: …", "►Related: …", "WATCH: …"): its words are not this article's news.
@@ -88,17 +95,6 @@ _TITLE_TAIL = re.compile(r"\s+[|–—-]\s+([^|–—-]{1,30})$")
 SIMILARITY_CHARS = 300  # a sentence's head compared with the question: long sentences cost time, not accuracy
 
 
-def question_type(question: str) -> str | None:
-    """What kind of answer is asked for; a question that first sets the scene ("Queen Elizabeth II died
-    Thursday. When did she ascend to the throne?") is read from its last sentence first."""
-    spans = list(sentence_spans(question))
-    for text in ([question[slice(*spans[-1])], question] if len(spans) > 1 else [question]):
-        for name, pattern in _QTYPE_PATTERNS:
-            if pattern.search(text):
-                return name
-    return None
-
-
 def new_names(sentence: str, question: str) -> int:
     """Capitalised names (not sentence-initial) in `sentence` that the question does not already mention."""
     q = question.lower()
@@ -106,7 +102,9 @@ def new_names(sentence: str, question: str) -> int:
     return sum(1 for n in names if n.lower() not in _STOP_CAPS and n.lower() not in q)
 
 
-def answer_keys(sentence: str, question: str, qtype: str | None, proper: Callable[[str], bool] = lambda word: False) -> frozenset[str]:
+def answer_keys(
+    sentence: str, question: str, qtype: str | None, proper: Callable[[str], bool] = lambda word: False
+) -> frozenset[str]:
     """What a sentence adds to the question that another quote can be checked for, lower-cased: the names, numbers
     (with a digit) and quoted titles the question does not hold — of the asked kind when it has one (numbers for
     "how many", titles for "which show", names for who and where).
@@ -114,34 +112,46 @@ def answer_keys(sentence: str, question: str, qtype: str | None, proper: Callabl
     `proper(word)` says whether a sentence's capitalised first word is a name ("Mississippi's capital …") rather
     than an ordinary word that opens the sentence ("Although …").
     """
+
     def new(key: str) -> bool:
         return len(key) >= 2 and key not in _NOT_KEYS and key not in _STOP_CAPS and not says(question, key)
 
     names = {_key(m.group(0)) for m in _CAPITALISED.finditer(sentence) if m.start() > 0}
     if (first := _INITIAL_NAME.match(sentence)) and proper(_key(first.group(1).split()[0])):
         names.add(_key(first.group(1)))
-    numbers = {m.group(0).lower().strip(".,") for m in _NUMBER.finditer(sentence) if any(ch.isdigit() for ch in m.group(0))}
+    numbers = {
+        m.group(0).lower().strip(".,") for m in _NUMBER.finditer(sentence) if any(ch.isdigit() for ch in m.group(0))
+    }
     titles = {_key(m.group(1)) for m in _QUOTED_TITLE.finditer(sentence)}
     if qtype == "number" and (counted := _counts_asked(question)) is not None:
         # "how many miles?": the count of miles ("7 million miles"), not the "10-month" journey or an age of 41
         counts = {_NUMBER.match(m.group(0)).group(0).lower().strip(".,") for m in counted[1].finditer(sentence)}
         if counts := {c for c in counts if any(ch.isdigit() for ch in c) and not says(question, c)}:
             return frozenset(counts)
-    keys = {"number": numbers, "title": titles or names, "who": names | titles, "where": names | titles}.get(qtype, names | numbers | titles)
+    keys = {"number": numbers, "title": titles or names, "who": names | titles, "where": names | titles}.get(
+        qtype, names | numbers | titles
+    )
     return frozenset(k for k in keys if new(k))
 
 
 _EXPLAINED = re.compile(r"\[([^\[\]]{3,40})\]")  # what explain_dates() added: "the following month [September 2022]"
 _DATE_PHRASE = re.compile(
-    rf"\b(?:(?:{'|'.join(m.capitalize() for m in MONTHS)}|(?:Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov|Dec)\.)(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?"
-    rf"(?:,?\s+\d{{4}})?|(?:{'|'.join(d.capitalize() for d in WEEKDAYS)})|(?:in|since|by) \d{{4}})\b")
+    rf"\b(?:(?:{'|'.join(m.capitalize() for m in MONTHS)}|(?:Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov"
+    rf"|Dec)\.)(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?"
+    rf"(?:,?\s+\d{{4}})?|(?:{'|'.join(d.capitalize() for d in WEEKDAYS)})|(?:in|since|by) \d{{4}})\b"
+)
 
 
 def short_answer(shown: str, question: str, qtype: str | None) -> str | None:
     """The phrase of an answer sentence that answers the question — a date for "when", a count for "how many", a new
     name for who/where, a quoted title for "which show" — when the sentence holds exactly one of that kind."""
+
     def one(found: Iterable[str]) -> str | None:
-        kinds = list(dict.fromkeys(f.strip(" ,.") for f in found if f.strip(" ,.") and not says(question, f.strip(" ,.").lower())))
+        kinds = list(
+            dict.fromkeys(
+                f.strip(" ,.") for f in found if f.strip(" ,.") and not says(question, f.strip(" ,.").lower())
+            )
+        )
         return kinds[0] if len(kinds) == 1 else None
 
     text = _EXPLAINED.sub("", shown)
@@ -150,15 +160,26 @@ def short_answer(shown: str, question: str, qtype: str | None) -> str | None:
         return one(explained) or one(written)
     if qtype == "number":
         if (counted := _counts_asked(question)) is not None:
-            return one(text[m.start(): m.end()] + re.match(r"\w*", text[m.end():]).group(0) for m in counted[1].finditer(text))
+            return one(
+                text[m.start() : m.end()] + re.match(r"\w*", text[m.end() :]).group(0)
+                for m in counted[1].finditer(text)
+            )
         if _HOW_MUCH.search(question):
-            return one(m.group(0) for m in re.finditer(r"[$£€¥]\s?\d[\d,.]*(?:\s?(?:million|billion|trillion|[mbk]n?)\b)?|\d[\d,.]*\s?%", text))
+            return one(
+                m.group(0)
+                for m in re.finditer(
+                    r"[$£€¥]\s?\d[\d,.]*(?:\s?(?:million|billion|trillion|[mbk]n?)\b)?|\d[\d,.]*\s?%", text
+                )
+            )
         return None
     if qtype == "title":
         return one(m.group(1) for m in _QUOTED_TITLE.finditer(text))
     if qtype in ("who", "where"):
-        names = [m.group(0) for m in _CAPITALISED.finditer(text) if m.start() > 0 and m.group(0).lower() not in _STOP_CAPS
-                 and _key(m.group(0)) not in _NOT_KEYS]
+        names = [
+            m.group(0)
+            for m in _CAPITALISED.finditer(text)
+            if m.start() > 0 and m.group(0).lower() not in _STOP_CAPS and _key(m.group(0)) not in _NOT_KEYS
+        ]
         return one(names)
     return None
 
@@ -167,13 +188,15 @@ def stated_dates(shown: str) -> tuple[list[str], list[str]]:
     """The dates of an answer sentence as shown: those explain_dates() added ("[September 2022]"), and those written
     in it ("on 3 March", "in 2018" as "2018")."""
     explained = [m.group(1) for m in _EXPLAINED.finditer(shown)]
-    written = [m.group(0).removeprefix("in ").removeprefix("since ").removeprefix("by ")
-               for m in _DATE_PHRASE.finditer(_EXPLAINED.sub("", shown))]
+    written = [
+        m.group(0).removeprefix("in ").removeprefix("since ").removeprefix("by ")
+        for m in _DATE_PHRASE.finditer(_EXPLAINED.sub("", shown))
+    ]
     return explained, written
 
 
 def _key(name: str) -> str:
-    """"Japan's" and "Japan" name the same thing."""
+    """ "Japan's" and "Japan" name the same thing."""
     return re.sub(r"['’]s?$", "", name.lower()).strip(" .,")
 
 
@@ -193,17 +216,6 @@ def saying(keys: Iterable[str]) -> Callable[[str], bool]:
     return holds
 
 
-def without_exclusions(question: str) -> str:
-    """The question minus its "besides X" / "other than X" phrases, for searching and word overlap."""
-    return " ".join(_EXCLUDED.sub(" ", question).split()) or question
-
-
-def excluded_terms(question: str) -> frozenset[str]:
-    """Index terms of what a question sets aside ("besides the thaw" -> {"thaw"}): not the answer."""
-    phrases = " ".join(m.group(0).split(None, 1)[1] for m in _EXCLUDED.finditer(question))
-    return frozenset(LexicalIndex.tokenize([phrases])[0]) if phrases else frozenset()
-
-
 @functools.lru_cache(maxsize=256)
 def _counts_asked(question: str) -> tuple[tuple[str, ...], re.Pattern] | None:
     """For "how many <unit>" questions, the unit(s) and the pattern of a number followed by one of them.
@@ -214,7 +226,9 @@ def _counts_asked(question: str) -> tuple[tuple[str, ...], re.Pattern] | None:
     m = _HOW_MANY.search(question)
     if not m:
         return None
-    units = tuple(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in m.group(1).lower().split() if w not in _NOT_UNITS)
+    units = tuple(
+        w[:-1] if w.endswith("s") and len(w) > 3 else w for w in m.group(1).lower().split() if w not in _NOT_UNITS
+    )
     count = re.compile(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w'’-]+){{0,2}}?[\s-]+(?:{'|'.join(units) or '(?!)'})", re.I)
     return units, count
 
@@ -229,16 +243,16 @@ def type_match(qtype: str | None, sentence: str, question: str) -> float:
             lower = sentence.lower()
             if any(u in lower for u in units) and count.search(sentence):
                 return 1.0
-            return 0.5 if _NUMBER.search(sentence) else 0.0
+            return PARTIAL if _NUMBER.search(sentence) else 0.0
         if _HOW_MUCH.search(question):  # "up to how much debt forgiveness?" wants an amount: "$20,000", "£150m", "5%"
-            return 1.0 if _AMOUNT.search(sentence) else 0.5 if _NUMBER.search(sentence) else 0.0
+            return 1.0 if _AMOUNT.search(sentence) else PARTIAL if _NUMBER.search(sentence) else 0.0
         return 1.0 if _NUMBER.search(sentence) else 0.0
     if qtype in ("who", "where"):
         return 1.0 if new_names(sentence, question) else 0.0
     if qtype == "title":  # a quoted title the question does not name; an unquoted name is weaker evidence
         if any(m.group(1).lower() not in question.lower() for m in _QUOTED_TITLE.finditer(sentence)):
             return 1.0
-        return 0.5 if new_names(sentence, question) or _NUMBER.search(sentence) else 0.0
+        return PARTIAL if new_names(sentence, question) or _NUMBER.search(sentence) else 0.0
     return 1.0 if new_names(sentence, question) or _NUMBER.search(sentence) else 0.0
 
 
@@ -254,7 +268,9 @@ class Candidate:
     context: float  # the same share over the sentence and its neighbours
     type_match: float
     novel: float  # 1 when the sentence says something beyond the question's own words (see novelty())
-    age: int = 0  # days between the sentence's article and the newest article available (0 for a question about the past)
+    age: int = (
+        0  # days between the sentence's article and the newest article available (0 for a question about the past)
+    )
     stale: int = 0  # the same for every question: evidence much older than the news at hand may be about another story
     announced: float = 0.0  # 1 when the sentence announces the future and the question asks about the past
     headline: str | None = None  # set when this candidate is the article's headline, not a sentence of the passage
@@ -262,30 +278,37 @@ class Candidate:
 
     @property
     def text(self) -> str:
-        return self.headline if self.headline is not None else self.hit.passage.text[self.start:self.end]
+        return self.headline if self.headline is not None else self.hit.passage.text[self.start : self.end]
 
 
 @dataclass
 class Asked:
-    """What the answerer knows of one question: its terms and their idf weights, the kind of answer it wants, what it
-    sets aside; its embedding once computed."""
+    """What the answerer knows of one question: the Query, the idf weights of its terms in this corpus, and the
+    newest news it can be answered from."""
 
-    question: str
-    terms: set[str]
+    query: Query
     weights: dict[str, float]  # idf of each term
     total: float  # their sum: an overlap is the share of it a sentence holds
-    qtype: str | None
-    avoid: frozenset[str]
-    past: bool  # asks about what already happened: evidence that only announces it is weaker
     newest: date | None  # the newest article available: older evidence is less sure (staleness) ...
     freshest: date | None  # ... and ranks lower (freshness), unless the question is about the past
-    vector: np.ndarray | None = field(default=None, repr=False)
 
-    def candidate(self, hit: Hit, a: int, b: int, text: str, terms: set[str], near: set[str],
-                  headline: str | None = None) -> Candidate:
-        """text = hit.passage.text[a:b] (or the headline) with its cheap features; `near` holds its neighbours' terms too."""
+    question = property(lambda self: self.query.question)
+    terms = property(lambda self: self.query.terms)
+    qtype = property(lambda self: self.query.qtype)
+    avoid = property(lambda self: self.query.avoid)
+    past = property(lambda self: self.query.past_tense)
+    vector = property(lambda self: self.query.vector)
+
+    def candidate(
+        self, hit: Hit, a: int, b: int, text: str, terms: set[str], near: set[str], headline: str | None = None
+    ) -> Candidate:
+        """text = hit.passage.text[a:b] (or the headline) with its cheap features; `near` holds its neighbours'
+        terms too."""
         return Candidate(
-            hit, a, b, 0.0,
+            hit,
+            a,
+            b,
+            0.0,
             overlap=sum(self.weights[w] for w in self.terms & terms) / self.total,
             context=sum(self.weights[w] for w in self.terms & near) / self.total,
             # new_names() skips a sentence's first word; a headline's first word is often the name
@@ -308,6 +331,10 @@ class ExtractiveSettings:
     type_match: float = 0.3
     rank: float = 0.1
     headline: float = 0.05  # score added to a headline, which states the story's news in a few words
+    unnovel: float = 0.5  # share of its score a sentence keeps when it says nothing beyond the question
+    sure_semantic: float = 0.45  # confidence = this x cosine ...
+    sure_overlap: float = 0.45  # ... + this x word overlap ...
+    sure_type: float = 0.1  # ... + this x type match, less staleness and announcement (min_confidence applies)
     min_confidence: float = 0.385
     max_sentences_per_hit: int = 48  # a hit may join three passages
     embed_top: int = 5  # sentences (by the cheap features) compared with the question by embedding
@@ -329,26 +356,40 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, lexical: Callable[[], LexicalIndex] | None = None,
-                 settings: ExtractiveSettings = ExtractiveSettings(), preceding: Callable[[Passage], str] | None = None,
-                 reader: Reader | None = None):
+    def __init__(
+        self,
+        embedder: Embedder,
+        lexical: Callable[[], LexicalIndex] | None = None,
+        settings: ExtractiveSettings = ExtractiveSettings(),
+        preceding: Callable[[Passage], str] | None = None,
+        reader: Reader | None = None,
+    ):
         self.embedder = embedder
         self.lexical = lexical  # gives the current BM25 index, whose idf weighs the question's words
         self.settings = settings
         self.preceding = preceding  # article text before a passage: the anchor of "the following month"
         self.reader = reader  # the learned reader (models/reader); None = the hand-weighted rules
 
-    def answer(self, question: str, hits: Sequence[Hit], *, as_of: date | None = None, newest: date | None = None,
-               on_token: Callable[[str], None] | None = None, further: Sequence[Hit] = ()) -> Answer:
-        answer = self._answer(question, hits, as_of, newest, further)
+    def answer(
+        self,
+        query: Query,
+        hits: Sequence[Hit],
+        *,
+        newest: date | None = None,
+        on_token: Callable[[str], None] | None = None,
+        further: Sequence[Hit] = (),
+    ) -> Answer:
+        answer = self._answer(query, hits, newest, further)
         if on_token:
             on_token(answer.text)
         return answer
 
-    def _answer(self, question: str, hits: Sequence[Hit], as_of: date | None, newest: date | None,
-                further: Sequence[Hit]) -> Answer:
-        asked = self.asked(question, newest, as_of)
-        shortlist = self.reader.shortlist(self.pool(asked, hits), asked.qtype) if self.reader else self.shortlist(asked, hits)
+    def _answer(self, query: Query, hits: Sequence[Hit], newest: date | None, further: Sequence[Hit]) -> Answer:
+        asked = self.asked(query, newest)
+        question, as_of = query.question, query.as_of
+        shortlist = (
+            self.reader.shortlist(self.pool(asked, hits), asked.qtype) if self.reader else self.shortlist(asked, hits)
+        )
         candidates = self.compared(asked, shortlist)
         if not candidates:
             return abstain(question, as_of=as_of, confidence=0.0)
@@ -376,11 +417,25 @@ class ExtractiveAnswerer:
         for c in self.corroborating(best, quoted, sentences, asked, hits, further):
             citations.append(citation_of(len(citations) + 1, c.hit, c.text, c.start))
         markers = "".join(f"[{c.n}]" for c in citations)
-        return Answer(question=question, text=f"{shown} {markers}", citations=tuple(citations), abstained=False, as_of=as_of,
-                      confidence=confidence, short=short_answer(shown, question, asked.qtype))
+        return Answer(
+            question=question,
+            text=f"{shown} {markers}",
+            citations=tuple(citations),
+            abstained=False,
+            as_of=as_of,
+            confidence=confidence,
+            short=short_answer(shown, question, asked.qtype),
+        )
 
-    def corroborating(self, best: Candidate, quoted: Candidate, sentences: Sequence[Candidate], asked: Asked,
-                      hits: Sequence[Hit] = (), further: Sequence[Hit] = ()) -> list[Candidate]:
+    def corroborating(
+        self,
+        best: Candidate,
+        quoted: Candidate,
+        sentences: Sequence[Candidate],
+        asked: Asked,
+        hits: Sequence[Hit] = (),
+        further: Sequence[Hit] = (),
+    ) -> list[Candidate]:
         """Sentences of other articles that report the fact of `best` (quoted as `quoted`) too, cited with it (at most
         max_corroborating).
 
@@ -396,8 +451,12 @@ class ExtractiveAnswerer:
         cited = {best.hit.article.id}
         copies = copy_marks(quoted)  # a page cited once, or its outlet's sentence cited once, is no second source
         lower = {w for h in hits for w in re.findall(r"[\w'’-]+", h.passage.text) if w[0].islower()}  # not names
-        keys = answer_keys(best.text if best.headline is None else " " + best.text, asked.question, asked.qtype,
-                           proper=lambda word: word not in lower)
+        keys = answer_keys(
+            best.text if best.headline is None else " " + best.text,
+            asked.question,
+            asked.qtype,
+            proper=lambda word: word not in lower,
+        )
         holds_keys = saying(keys)
         dates = dates_said(quoted) if asked.qtype == "when" else set()
         if asked.qtype == "when" and not dates:
@@ -419,7 +478,9 @@ class ExtractiveAnswerer:
                     copies.update(copy_marks(c))
 
         if best.vector is not None:
-            similar = sorted(((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0])
+            similar = sorted(
+                ((float(c.vector @ best.vector), c) for c in sentences if c.vector is not None), key=lambda x: -x[0]
+            )
             cite([c for sim, c in similar if sim >= s.corroboration and agrees(c, every_key=False)])
         if len(out) == s.max_corroborating or not keys:
             return out
@@ -428,50 +489,59 @@ class ExtractiveAnswerer:
             return c.hit.article.id not in cited and agrees(c, every_key=True)
 
         def answers(found: Iterable[Candidate]) -> list[Candidate]:
-            return [c for c in sorted(found, key=self.score, reverse=True) if self.confidence(c, asked.newest) >= s.min_confidence]
+            return [
+                c
+                for c in sorted(found, key=self.score, reverse=True)
+                if self.confidence(c, asked.newest) >= s.min_confidence
+            ]
 
         cite(answers(c for c in sentences if restates(c)))
         compared = {(c.hit.passage.id, c.start) for c in sentences}
         more = [h for h in (*hits, *further) if h.article.id not in cited and holds_keys(h.passage.text)]
         if len(out) < s.max_corroborating and more:
-            rest = [c for c in self.sentences(asked, more) if (c.hit.passage.id, c.start) not in compared and restates(c)
-                    and c.overlap >= s.restating_overlap]
+            rest = [
+                c
+                for c in self.sentences(asked, more)
+                if (c.hit.passage.id, c.start) not in compared and restates(c) and c.overlap >= s.restating_overlap
+            ]
             cite(answers(self.compared(asked, rest[: s.embed_restating])))
         return out
 
     def score(self, c: Candidate) -> float:
         s = self.settings
         return (
-            s.semantic * c.semantic + s.overlap * c.overlap + s.context * c.context
-            + s.type_match * c.type_match + s.rank / c.hit.rank
+            s.semantic * c.semantic
+            + s.overlap * c.overlap
+            + s.context * c.context
+            + s.type_match * c.type_match
+            + s.rank / c.hit.rank
             - s.freshness_weight * min(1.0, c.age / s.freshness_days)
-        ) * (0.5 + 0.5 * c.novel) + (s.headline if c.headline is not None else 0.0)
+        ) * (s.unnovel + (1 - s.unnovel) * c.novel) + (s.headline if c.headline is not None else 0.0)
 
     def confidence(self, best: Candidate, newest: date | None = None) -> float:
         """How sure the best sentence answers the question, in [0, 1]; stale evidence lowers it."""
         s = self.settings
-        raw = 0.45 * best.semantic + 0.45 * best.overlap + 0.1 * best.type_match
+        raw = s.sure_semantic * best.semantic + s.sure_overlap * best.overlap + s.sure_type * best.type_match
         raw -= s.announced_weight * best.announced
         evidence = best.hit.article.date
         if newest and evidence and s.staleness_weight:
             raw -= s.staleness_weight * min(1.0, max(0, (newest - evidence).days) / s.staleness_days)
         return max(0.0, min(1.0, raw))
 
-    def asked(self, question: str, newest: date | None = None, as_of: date | None = None) -> Asked:
-        terms = set(LexicalIndex.tokenize([without_exclusions(question)])[0])
-        weights = self.lexical().idf(sorted(terms)) if self.lexical else dict.fromkeys(terms, 1.0)
+    def asked(self, query: Query, newest: date | None = None) -> Asked:
+        weights = self.lexical().idf(sorted(query.terms)) if self.lexical else dict.fromkeys(query.terms, 1.0)
         return Asked(
-            question, terms, weights, sum(weights.values()) or 1.0, question_type(question), excluded_terms(question),
-            past=bool(_PAST_QUESTION.search(question)) and not FUTURE.search(question),
+            query,
+            weights,
+            sum(weights.values()) or 1.0,
             newest=newest,
             # "in 2018": a sentence is not less likely to answer for being old (staleness still counts)
-            freshest=None if is_past(question_window(question, as_of) if as_of else None, as_of) else newest,
+            freshest=None if query.about_past else newest,
         )
 
-    def candidates(self, question: str, hits: Sequence[Hit], newest: date | None = None, *,
-                   as_of: date | None = None) -> list[Candidate]:
+    def candidates(self, query: Query, hits: Sequence[Hit], newest: date | None = None) -> list[Candidate]:
         """The hits' sentences worth comparing with the question and the best headline, compared by embedding."""
-        asked = self.asked(question, newest, as_of)
+        asked = self.asked(query, newest)
         return self.compared(asked, self.shortlist(asked, hits))
 
     def shortlist(self, asked: Asked, hits: Sequence[Hit]) -> list[Candidate]:
@@ -496,7 +566,10 @@ class ExtractiveAnswerer:
         first_hits = {h.article.id: h for h in reversed(hits)}  # each article's best-ranked hit
         titled = [(hit, title) for hit in first_hits.values() if (title := headline_of(hit.article))]
         title_terms = LexicalIndex.tokenize([title for _, title in titled]) if titled else []
-        return [asked.candidate(hit, 0, 0, title, set(t), set(t), headline=title) for (hit, title), t in zip(titled, title_terms)]
+        return [
+            asked.candidate(hit, 0, 0, title, set(t), set(t), headline=title)
+            for (hit, title), t in zip(titled, title_terms)
+        ]
 
     def sentences(self, asked: Asked, hits: Sequence[Hit]) -> list[Candidate]:
         """Every sentence of the hits with its cheap features (all but the embedding), best first."""
@@ -507,7 +580,11 @@ class ExtractiveAnswerer:
         terms = [set(t) for t in LexicalIndex.tokenize(texts)] if texts else []
         out = []
         for i, ((hit, a, b), text, t) in enumerate(zip(spans, texts, terms)):
-            near = t | (terms[i - 1] if i and spans[i - 1][0] is hit else set()) | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
+            near = (
+                t
+                | (terms[i - 1] if i and spans[i - 1][0] is hit else set())
+                | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
+            )
             out.append(asked.candidate(hit, a, b, text, t, near))
         return sorted(out, key=self.score, reverse=True)
 
@@ -517,17 +594,12 @@ class ExtractiveAnswerer:
 
     def compared_many(self, jobs: Sequence[tuple[Asked, list[Candidate]]]) -> list[list[Candidate]]:
         """compared() for many questions in one embedding call (training embeds thousands of shortlists)."""
-        texts = []
-        for asked, cands in jobs:
-            if cands:
-                texts += ([asked.question] if asked.vector is None else []) + [c.text[:SIMILARITY_CHARS] for c in cands]
+        texts = [c.text[:SIMILARITY_CHARS] for _, cands in jobs for c in cands]
         vectors = iter(self.embedder.embed(texts) if texts else ())
-        out = []
-        for asked, cands in jobs:
-            if cands and asked.vector is None:
-                asked.vector = next(vectors)
-            out.append([dataclasses.replace(c, semantic=float(v @ asked.vector), vector=v) for c, v in zip(cands, vectors)])
-        return out
+        return [
+            [dataclasses.replace(c, semantic=float(v @ asked.vector), vector=v) for c, v in zip(cands, vectors)]
+            for asked, cands in jobs
+        ]
 
 
 def dates_said(c: Candidate) -> set[str]:
@@ -543,7 +615,9 @@ def hit_sentences(hit: Hit) -> list[tuple[int, int]]:
     links to other stories are left out."""
     text = hit.passage.text
     spans = list(sentence_spans(text))
-    if spans and hit.passage.n == 0:  # only the story's first sentence has a dateline ("NATO - the alliance" is no dateline)
+    if (
+        spans and hit.passage.n == 0
+    ):  # only the story's first sentence has a dateline ("NATO - the alliance" is no dateline)
         spans[0] = (without_dateline(text, *spans[0]), spans[0][1])
     spans = [(m.end() if (m := _TAGGED_DATELINE.match(text, a, b)) and m.end() < b else a, b) for a, b in spans]
     found = [(_LEADING_DASH.match(text, a, b).end(), b) for a, b in spans if not _TEASER.match(text, a, b)]
@@ -583,12 +657,12 @@ def copy_marks(c: Candidate) -> set[tuple[str, str | None]]:
 
 def novelty(terms: set[str], q_terms: set[str], avoid: frozenset[str], text: str) -> float:
     """1 when a sentence says something beyond the question's words; 0 when it is about what the
-    question set aside; 0.5 for a sentence that adds nothing marked as more ("also") to a "besides X" question."""
+    question set aside; PARTIAL for a sentence that adds nothing marked as more ("also") to a "besides X" question."""
     if terms & avoid:
         return 0.0
     if not terms - q_terms:
         return 0.0
-    return 0.5 if avoid and not _ADDITION.search(text) else 1.0
+    return PARTIAL if avoid and not _ADDITION.search(text) else 1.0
 
 
 def without_dateline(text: str, start: int, end: int) -> int:
@@ -603,10 +677,22 @@ def citation_of(n: int, hit: Hit, quote: str, at: int) -> Citation:
     also = tuple(" ".join(x for x in (c.source, c.url or c.id) if x) for c in hit.copies)
     seen = date.fromtimestamp(a.seen_at) if a.seen_at else None
     stored = hit.stored_passage(at, at + len(quote)) or hit.passage
-    return Citation(n=n, article_id=a.id, passage_id=stored.id, title=a.title, url=a.url, date=a.date,
-                    source=a.source, quote=quote, seen=seen, also=also)
+    return Citation(
+        n=n,
+        article_id=a.id,
+        passage_id=stored.id,
+        title=a.title,
+        url=a.url,
+        date=a.date,
+        source=a.source,
+        quote=quote,
+        seen=seen,
+        also=also,
+    )
 
 
 def abstain(question: str, *, as_of: date | None, confidence: float) -> Answer:
     """The plain 'not in the articles' answer; the caller attaches the hits as closest matches."""
-    return Answer(question=question, text=ABSTAIN_TEXT, citations=(), abstained=True, as_of=as_of, confidence=confidence)
+    return Answer(
+        question=question, text=ABSTAIN_TEXT, citations=(), abstained=True, as_of=as_of, confidence=confidence
+    )

@@ -1,4 +1,5 @@
 """The `newsbot` command: a thin layer that parses, calls the library and renders."""
+
 from __future__ import annotations
 
 import functools
@@ -20,21 +21,30 @@ def _date(ctx, param, value):
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2022-10-26")
+        raise click.BadParameter(f"{value!r} is not a date like 2022-10-26") from None
 
 
 def common(f):
     """Options every subcommand takes, after its own arguments: --data-dir and --env-file."""
 
-    @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-                  help="Where the index lives [env NEWSBOT_DATA_DIR; default ./.newsbot].")
-    @click.option("--env-file", type=click.Path(path_type=Path, dir_okay=False), default=".env", show_default=True,
-                  help="Settings file read in addition to the environment.")
+    @click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Where the index lives [env NEWSBOT_DATA_DIR; default ./.newsbot].",
+    )
+    @click.option(
+        "--env-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=".env",
+        show_default=True,
+        help="Settings file read in addition to the environment.",
+    )
     @functools.wraps(f)
     def wrapper(*args, data_dir, env_file, **kwargs):
+        from bot.settings import Settings
         from ingest.errors import NewsbotError
         from ingest.lock import IndexBusy
-        from bot.settings import Settings
 
         try:
             settings = Settings.load(env_file, data_dir=data_dir)
@@ -63,7 +73,9 @@ def cli():
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--prune", is_flag=True, help="Delete indexed articles that are no longer in PATHS.")
-@click.option("--no-wait", is_flag=True, help="Fail (exit 4) instead of waiting while another newsbot writes to the index.")
+@click.option(
+    "--no-wait", is_flag=True, help="Fail (exit 4) instead of waiting while another newsbot writes to the index."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
 @common
 def ingest(sources, prune, no_wait, as_json, settings):
@@ -72,15 +84,23 @@ def ingest(sources, prune, no_wait, as_json, settings):
     Unchanged articles are skipped; changed ones are re-embedded. Unreadable input is reported and
     skipped, and the exit code is 3 when that happened.
     """
-    from ingest.pipeline import ingest as run_ingest, load_sources
     from bot.render import printable
     from bot.service import build_embedder, open_index
+    from ingest.pipeline import ingest as run_ingest
+    from ingest.pipeline import load_sources
 
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
-    report = run_ingest(load_sources(sources, settings.fetch_limits), index, embedder, split=settings.core.split, prune=prune,
-                        progress=not as_json and sys.stderr.isatty(), wait=not no_wait,
-                        on_wait=lambda message: click.echo(message, err=True))
+    report = run_ingest(
+        load_sources(sources, settings.fetch_limits),
+        index,
+        embedder,
+        split=settings.core.split,
+        prune=prune,
+        progress=not as_json and sys.stderr.isatty(),
+        wait=not no_wait,
+        on_wait=lambda message: click.echo(message, err=True),
+    )
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -94,8 +114,14 @@ def ingest(sources, prune, no_wait, as_json, settings):
 @cli.command()
 @click.argument("question")
 @click.option("--as-of", callback=_date, help="Answer as on this day (YYYY-MM-DD): later articles are ignored.")
-@click.option("--k", type=click.IntRange(1, 50), default=None, help="How many passages to retrieve [default: NEWSBOT_TOP_K].")
-@click.option("--llm/--no-llm", default=None, help="Answer with the language model of LLM_PROVIDER, or without [default: LLM_PROVIDER set].")
+@click.option(
+    "--k", type=click.IntRange(1, 50), default=None, help="How many passages to retrieve [default: NEWSBOT_TOP_K]."
+)
+@click.option(
+    "--llm/--no-llm",
+    default=None,
+    help="Answer with the language model of LLM_PROVIDER, or without [default: LLM_PROVIDER set].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as a JSON object.")
 @common
 def ask(question, as_of, k, llm, as_json, settings):
@@ -132,10 +158,10 @@ class _Streamer:
 @common
 def chat(as_of, llm, settings):
     """Talk with the bot: follow-up questions ("who did he meet?") use the conversation so far."""
-    from ingest.errors import NewsbotError
     from bot.render import render_text
     from bot.service import build_bot
     from bot.types import Turn
+    from ingest.errors import NewsbotError
 
     bot = build_bot(settings, llm=llm)
     bot.index.require_content()
@@ -166,7 +192,9 @@ def feeds():
 
 @feeds.command("add")
 @click.argument("source")
-@click.option("--name", default=None, help="A short name for lists and `feeds remove` [default: the host or folder name].")
+@click.option(
+    "--name", default=None, help="A short name for lists and `feeds remove` [default: the host or folder name]."
+)
 @common
 def feeds_add(source, name, settings):
     """Follow SOURCE, a feed URL (RSS or Atom) or a folder of article files."""
@@ -181,8 +209,8 @@ def feeds_add(source, name, settings):
 @common
 def feeds_list(as_json, settings):
     """Show the followed feeds and folders with their last poll and error."""
-    from ingest.feeds import describe_sources
     from bot.service import open_sources
+    from ingest.feeds import describe_sources
 
     rows = describe_sources(open_sources(settings).all())
     if as_json:
@@ -247,8 +275,10 @@ def serve(with_watch, settings):
     token = settings.discord.token.get_secret_value().strip() if settings.discord.token else ""
     if not token:
         raise click.ClickException(
-            "DISCORD_TOKEN is not set: put your bot's token in .env or the environment (README, section Discord)")
+            "DISCORD_TOKEN is not set: put your bot's token in .env or the environment (README, section Discord)"
+        )
     import discord
+
     from bot.discord_app.app import NewsbotApp
     from bot.service import build_bot, build_watcher
 
@@ -259,10 +289,14 @@ def serve(with_watch, settings):
     try:
         app.run(token, log_handler=None)  # logging is configured above; discord.py never logs the token
     except discord.LoginFailure:
-        raise click.ClickException("Discord refused the token in DISCORD_TOKEN; copy it again from the Bot tab") from None
+        raise click.ClickException(
+            "Discord refused the token in DISCORD_TOKEN; copy it again from the Bot tab"
+        ) from None
     except discord.PrivilegedIntentsRequired:
-        raise click.ClickException("DISCORD_MESSAGE_CONTENT=true needs the Message Content intent switched on in "
-                                   "the Developer Portal (Bot tab), or set it to false") from None
+        raise click.ClickException(
+            "DISCORD_MESSAGE_CONTENT=true needs the Message Content intent switched on in "
+            "the Developer Portal (Bot tab), or set it to false"
+        ) from None
 
 
 @cli.command()
@@ -270,27 +304,46 @@ def serve(with_watch, settings):
 @common
 def stats(as_json, settings):
     """Show what the index holds: articles, passages, dates, model, last ingest."""
-    from ingest.index import stats_of
     from bot.service import index_folder
+    from ingest.manifest import stats_of
 
     s = stats_of(index_folder(settings))
-    d = {"articles": s.articles, "passages": s.passages, "oldest": s.oldest and s.oldest.isoformat(),
-         "newest": s.newest and s.newest.isoformat(), "model": s.model,
-         "last_ingest": date.fromtimestamp(s.last_ingest).isoformat() if s.last_ingest else None}
+    d = {
+        "articles": s.articles,
+        "passages": s.passages,
+        "oldest": s.oldest and s.oldest.isoformat(),
+        "newest": s.newest and s.newest.isoformat(),
+        "model": s.model,
+        "last_ingest": date.fromtimestamp(s.last_ingest).isoformat() if s.last_ingest else None,
+    }
     click.echo(json.dumps(d, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in d.items()))
 
 
 @cli.command("eval")
 @click.argument("set_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder for predictions.jsonl, metrics.json, report.md, report.png [default: runs/<set>].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for predictions.jsonl, metrics.json, report.md, report.png [default: runs/<set>].",
+)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
-@click.option("--k", type=click.IntRange(1, 50), default=None, help="Passages given to the answerer [default: NEWSBOT_TOP_K].")
+@click.option(
+    "--k", type=click.IntRange(1, 50), default=None, help="Passages given to the answerer [default: NEWSBOT_TOP_K]."
+)
 @click.option("--answerer", default="extractive", show_default=True, help="Which answerer to evaluate.")
-@click.option("--baseline", type=click.Choice(["langchain-tutorial"]), default=None,
-              help="Evaluate the LangChain RAG tutorial pipeline instead, on the same data and model.")
-@click.option("--compare", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
-              help="Another run's metrics.json to print side by side with deltas.")
+@click.option(
+    "--baseline",
+    type=click.Choice(["langchain-tutorial"]),
+    default=None,
+    help="Evaluate the LangChain RAG tutorial pipeline instead, on the same data and model.",
+)
+@click.option(
+    "--compare",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Another run's metrics.json to print side by side with deltas.",
+)
 @click.option("--fresh", is_flag=True, help="Answer every question again instead of resuming OUT.")
 @click.option("--recompute", is_flag=True, help="Only recompute metrics from OUT/predictions.jsonl and print them.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics.json instead of the table.")
@@ -303,7 +356,8 @@ def eval_(set_dir, out, limit, k, answerer, baseline, compare, fresh, recompute,
     as of the question's date. Ctrl-C keeps what is done; running again resumes.
     """
     from bot.evaluation.report import answered_by_line, compare_table, load_metrics
-    from bot.evaluation.run import recompute as recompute_metrics, run_eval
+    from bot.evaluation.run import recompute as recompute_metrics
+    from bot.evaluation.run import run_eval
 
     out = out or Path("runs") / (set_dir.name + ("-" + baseline if baseline else ""))
     if k:
@@ -313,7 +367,9 @@ def eval_(set_dir, out, limit, k, answerer, baseline, compare, fresh, recompute,
         return
     if fresh:
         (out / "predictions.jsonl").unlink(missing_ok=True)
-    metrics = run_eval(set_dir, out, settings, limit=limit, answerer=answerer, baseline=baseline, progress=sys.stderr.isatty())
+    metrics = run_eval(
+        set_dir, out, settings, limit=limit, answerer=answerer, baseline=baseline, progress=sys.stderr.isatty()
+    )
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
         return
@@ -325,11 +381,21 @@ def eval_(set_dir, out, limit, k, answerer, baseline, compare, fresh, recompute,
 
 
 @cli.command()
-@click.argument("set_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default="../shared/eval/train")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Where the reader is written [default: NEWSBOT_READER_DIR, the shipped models/reader].")
-@click.option("--measure", type=click.Path(path_type=Path, file_okay=False, exists=True), multiple=True,
-              help="An eval set to score the new reader on afterwards, for its model card (repeatable; never fitted on).")
+@click.argument(
+    "set_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default="../shared/eval/train"
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the reader is written [default: NEWSBOT_READER_DIR, the shipped models/reader].",
+)
+@click.option(
+    "--measure",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    multiple=True,
+    help="An eval set to score the new reader on afterwards, for its model card (repeatable; never fitted on).",
+)
 @click.option("--seed", type=int, default=None, help="Random seed [default: the one in FitSettings].")
 @click.option("--json", "as_json", is_flag=True, help="Print the training metrics as a JSON object.")
 @common
@@ -339,12 +405,20 @@ def train(set_dir, out, measure, seed, as_json, settings):
     """
     import dataclasses
 
-    from bot.reader.fit import FitSettings, train as run_training
+    from bot.reader.fit import FitSettings
+    from bot.reader.fit import train as run_training
 
     fit_settings = FitSettings() if seed is None else dataclasses.replace(FitSettings(), seed=seed)
     out = out or settings.core.reader_dir
-    result = run_training(settings, set_dir, out, measure=measure, fit_settings=fit_settings,
-                          progress=sys.stderr.isatty() and not as_json, report=lambda line: click.echo(line, err=True))
+    result = run_training(
+        settings,
+        set_dir,
+        out,
+        measure=measure,
+        fit_settings=fit_settings,
+        progress=sys.stderr.isatty() and not as_json,
+        report=lambda line: click.echo(line, err=True),
+    )
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
     else:

@@ -1,4 +1,5 @@
 """Make relative dates in quoted evidence explicit, against the article's date or an earlier sentence."""
+
 from __future__ import annotations
 
 import re
@@ -6,14 +7,18 @@ from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
+# fmt: off
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december"]
+# fmt: on
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _MONTH_RE = "|".join(m.capitalize() for m in MONTHS)
 _DAY_RE = "|".join(d.capitalize() for d in WEEKDAYS)
 
 # "in August" / "in August 2021" / "last March" — a month named in the text, possibly with a year.
-_NAMED_MONTH = re.compile(rf"\b(?:(in|last|this|since|until|by|early|late|mid-?)\s+)?({_MONTH_RE})\b(?:\s+(\d{{4}}))?(?!\s+\d)")
+_NAMED_MONTH = re.compile(
+    rf"\b(?:(in|last|this|since|until|by|early|late|mid-?)\s+)?({_MONTH_RE})\b(?:\s+(\d{{4}}))?(?!\s+\d)"
+)
 _RELATIVE = re.compile(
     rf"\b(?P<rel>the following month|the next month|a month later|the previous month|the month before"
     rf"|last month|this month|next month|last year|this year|next year|the following year|the next year|a year later"
@@ -36,7 +41,11 @@ def _last_named_month(text: str, article_date: date) -> date | None:
         if m.group(1) is None and m.group(2) == "May":
             continue  # "May" alone is too often the verb
         month = MONTHS.index(m.group(2).lower()) + 1
-        year = int(m.group(3)) if m.group(3) else (article_date.year if month <= article_date.month else article_date.year - 1)
+        year = (
+            int(m.group(3))
+            if m.group(3)
+            else (article_date.year if month <= article_date.month else article_date.year - 1)
+        )
         found = date(year, month, 1)
     return found
 
@@ -75,7 +84,11 @@ def _resolve(expression: str, article_date: date, context: str, future: bool) ->
     if e in ("yesterday", "today", "tomorrow"):
         return _long(article_date + timedelta(days={"yesterday": -1, "today": 0, "tomorrow": 1}[e]))
     if e in ("last week", "this week", "next week"):
-        start = article_date - timedelta(days=article_date.weekday()) + timedelta(weeks={"last week": -1, "this week": 0, "next week": 1}[e])
+        start = (
+            article_date
+            - timedelta(days=article_date.weekday())
+            + timedelta(weeks={"last week": -1, "this week": 0, "next week": 1}[e])
+        )
         return f"week of {_long(start)}"
     words = e.split()
     if words[-1] in WEEKDAYS:
@@ -97,7 +110,8 @@ def _long(d: date) -> str:
 
 
 def explain_dates(sentence: str, article_date: date | None, before: str = "") -> str:
-    """`sentence` with each relative date followed by its meaning in brackets, e.g. "the following month [September 2022]".
+    """`sentence` with each relative date followed by its meaning in brackets, e.g. "the following month
+    [September 2022]".
 
     Months named without a year ("in March") get their year too. `before` is the article text preceding
     the sentence, used as the anchor for "the following month" and the like. After a "will", a weekday or
@@ -131,7 +145,9 @@ def explain_dates(sentence: str, article_date: date | None, before: str = "") ->
 
 
 _Q_WEEKDAY = re.compile(rf"\b(?:on|last|this)\s+({'|'.join(WEEKDAYS)})\b", re.I)
-_Q_MONTH = re.compile(rf"\b(?:in|during|since|last|this|early|late|mid-?)\s+({'|'.join(MONTHS)})\b(?:\s+(\d{{4}}))?", re.I)
+_Q_MONTH = re.compile(
+    rf"\b(?:in|during|since|last|this|early|late|mid-?)\s+({'|'.join(MONTHS)})\b(?:\s+(\d{{4}}))?", re.I
+)
 _Q_YEAR = re.compile(r"\b(?:in|during|since|of)\s+((?:19|20)\d\d)\b", re.I)
 _Q_SPANS = [
     (re.compile(r"\b(today|yesterday|tonight)\b", re.I), 3),
@@ -156,32 +172,39 @@ def question_window(question: str, as_of: date) -> tuple[date, date] | None:
         return None
 
 
+# How far a named time reaches into the news (set by hand on dev's time-word questions, see docs/evaluation.md):
+WEEKDAY_DAYS = 2  # "on Tuesday": that day's news and the next day's reports of it
+MONTH_FOLLOW_UP_DAYS = 7  # "in March": reporting on a month goes on into the next week ...
+YEAR_FOLLOW_UP_DAYS = 30  # ... and on a year into the next month
+PAST_AFTER_DAYS = 30  # a window that ended longer ago than this is "the past": nothing pulls towards today
+
+
 def _question_window(question: str, as_of: date) -> tuple[date, date] | None:
     for pattern, days in _Q_SPANS:
         if pattern.search(question):
             return as_of - timedelta(days=days), as_of
     if m := _Q_WEEKDAY.search(question):
         day = as_of - timedelta(days=(as_of.weekday() - WEEKDAYS.index(m.group(1).lower())) % 7)
-        return day, min(as_of, day + timedelta(days=2))
+        return day, min(as_of, day + timedelta(days=WEEKDAY_DAYS))
     if m := _Q_MONTH.search(question):
         month = MONTHS.index(m.group(1).lower()) + 1
         year = int(m.group(2)) if m.group(2) else (as_of.year if month <= as_of.month else as_of.year - 1)
         if m.group(0).lower().startswith("last") and not m.group(2) and year == as_of.year and month == as_of.month:
             year -= 1
         start = date(year, month, 1)
-        return start, min(as_of, start + relativedelta(months=1) + timedelta(days=7))
+        return start, min(as_of, start + relativedelta(months=1) + timedelta(days=MONTH_FOLLOW_UP_DAYS))
     if re.search(r"\bthis year\b", question, re.I):
         return date(as_of.year, 1, 1), as_of
     if re.search(r"\blast year\b", question, re.I):
-        return date(as_of.year - 1, 1, 1), date(as_of.year - 1, 12, 31) + timedelta(days=30)
+        return date(as_of.year - 1, 1, 1), date(as_of.year - 1, 12, 31) + timedelta(days=YEAR_FOLLOW_UP_DAYS)
     if m := _Q_YEAR.search(question):
         year = int(m.group(1))
         if year <= as_of.year:
-            return date(year, 1, 1), min(as_of, date(year, 12, 31) + timedelta(days=30))
+            return date(year, 1, 1), min(as_of, date(year, 12, 31) + timedelta(days=YEAR_FOLLOW_UP_DAYS))
     return None
 
 
 def is_past(window: tuple[date, date] | None, as_of: date | None) -> bool:
     """Whether a question's time window ends more than a month before `as_of` ("in 2018", "last March"):
     then nothing should pull towards the newest articles."""
-    return window is not None and as_of is not None and (as_of - window[1]).days > 30
+    return window is not None and as_of is not None and (as_of - window[1]).days > PAST_AFTER_DAYS

@@ -1,4 +1,5 @@
 """newsbot's hybrid, date-aware search as a LangChain retriever, for users' own chains."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -8,8 +9,10 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from bot.query import read_question
 from bot.search import Searcher
 from bot.types import Hit
+from ingest.embed import Embedder
 
 
 def hit_document(hit: Hit) -> Document:
@@ -19,9 +22,17 @@ def hit_document(hit: Hit) -> Document:
         id=hit.passage.id,
         page_content=hit.passage.text,
         metadata={
-            "passage_id": hit.passage.id, "article_id": a.id, "n": hit.passage.n, "start": hit.passage.start,
-            "end": hit.passage.end, "title": a.title, "url": a.url, "source": a.source,
-            "date": a.date.isoformat() if a.date else None, "score": hit.score, "rank": hit.rank,
+            "passage_id": hit.passage.id,
+            "article_id": a.id,
+            "n": hit.passage.n,
+            "start": hit.passage.start,
+            "end": hit.passage.end,
+            "title": a.title,
+            "url": a.url,
+            "source": a.source,
+            "date": a.date.isoformat() if a.date else None,
+            "score": hit.score,
+            "rank": hit.rank,
         },
     )
 
@@ -32,9 +43,11 @@ class NewsRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     searcher: Searcher
+    embedder: Embedder
     k: int = 5
     as_of: date | None = None  # None: today
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self.searcher.search(query, k=self.k, as_of=self.as_of or date.today())
+        asked = read_question(query, as_of=self.as_of or date.today(), embedder=self.embedder)
+        hits = self.searcher.search(asked, k=self.k)
         return [hit_document(h) for h in hits]

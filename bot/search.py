@@ -1,4 +1,5 @@
 """Hybrid search: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank, date-aware, diverse."""
+
 from __future__ import annotations
 
 import logging
@@ -6,35 +7,32 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
-import numpy as np
-
-from ingest.embed import Embedder
-from ingest.index import Index, date_int
+from bot.query import Query
+from bot.types import Hit
+from ingest.index import Index
 from ingest.lexical import LexicalIndex
 from ingest.types import Passage
-from bot.dates import is_past, question_window
-from bot.types import Hit
 
 logger = logging.getLogger(__name__)
-
-DENSE_OVERFETCH = 4
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """Fusion and date weights (tuned on ../shared/eval/dev with benchmarks/tune_retrieval.py)."""
+    """Fusion and date weights: set by hand on ../shared/eval/dev (docs/evaluation.md); `newsbot train` refits the
+    learned reader's own copy on train (`search` in models/reader/reader.json)."""
 
     candidates: int = 50  # taken from each ranking before fusion
-    rrf_k: int = 20
+    rrf_k: int = 20  # with lexical_weight 1.5: dev recall@5 0.785 -> 0.803 against the usual k=60, weights 1:1
     dense_weight: float = 1.0
-    lexical_weight: float = 1.5
-    per_article: int = 2
+    lexical_weight: float = 1.5  # BM25 alone beat dense alone on dev (recall@5 0.781 vs 0.725)
+    per_article: int = 2  # passages of one story among the hits: the other slots go to other stories
     recency_weight: float = 1.0  # fused score x (1 + w * exp(-age / recency_days)) for articles before as_of
     recency_days: float = 14.0
     window_weight: float = 0.5  # fused score x (1 + w) for articles published in the window the question names
     merge_within: int = 30  # a hit's neighbouring passage that ranks this high joins it (0: never)
+    set_aside_factor: float = 0.5  # fused score x this for a passage holding what the question sets aside ...
+    set_aside_depth: int = 100  # ... among this many of the best (further down, demotion changes no hit)
 
 
 @dataclass(frozen=True)
@@ -52,90 +50,95 @@ def merge(parts: Sequence[Passage]) -> Passage:
     first = parts[0]
     text, end = first.text, first.end
     for nxt in parts[1:]:  # passages may overlap (SplitSettings.overlap): add only what is new
-        text += "\n" * (nxt.start - end) + nxt.text[max(0, end - nxt.start):]
+        text += "\n" * (nxt.start - end) + nxt.text[max(0, end - nxt.start) :]
         end = max(end, nxt.end)
     return Passage(first.id, first.article_id, first.n, text, first.start, end)
 
 
-def _ordinal(d: int) -> int:
-    return date(d // 10000, d // 100 % 100, d % 100).toordinal() if d else 0
-
-
 class Searcher:
-    """Searches one Index with one embedder; both are built once and passed in."""
+    """Searches one Index; built once and passed in. It reads the index only through its reading API."""
 
-    def __init__(self, index: Index, embedder: Embedder, settings: SearchSettings = SearchSettings()):
+    def __init__(self, index: Index, settings: SearchSettings = SearchSettings()):
         self.index = index
-        self.embedder = embedder
         self.settings = settings
-        self._dates: tuple[object, np.ndarray, dict[str, int]] | None = None
 
-    def search(self, query: str, *, k: int = 5, as_of: date | None = None, settings: SearchSettings | None = None,
-               avoid: frozenset[str] = frozenset()) -> list[Hit]:
-        """The k best passages for `query` among articles published on or before `as_of`.
+    def search(self, query: Query, *, k: int = 5, settings: SearchSettings | None = None) -> list[Hit]:
+        """The k best passages for `query` among articles published on or before its as-of date.
 
-        Passages with any of the index terms in `avoid` (what the question set aside) lose half their score.
+        Passages with any of the index terms the question sets aside lose part of their score (set_aside).
         """
         s = settings or self.settings
-        vector = self.embedder.embed([query])[0]
-        return self.rank(query, vector, self.candidates(query, vector, as_of, s.candidates), k=k, as_of=as_of, settings=s,
-                         avoid=avoid)
+        return self.rank(query, self.candidates(query, s.candidates), k=k, settings=s)
 
-    def rank(self, query: str, vector: np.ndarray, cands: Candidates, *, k: int, as_of: date | None,
-             settings: SearchSettings | None = None, avoid: frozenset[str] = frozenset()) -> list[Hit]:
+    def rank(self, query: Query, cands: Candidates, *, k: int, settings: SearchSettings | None = None) -> list[Hit]:
         """search() after the two rankings are fetched: fusion, dates, diversity, merging. `newsbot train` fits the
         settings through this same code on rankings fetched once."""
         s = settings or self.settings
-        order, fused = self.fuse(cands, as_of, s, question_window(query, as_of) if as_of else None)
-        if avoid:
-            order, fused = self.set_aside(order, fused, avoid)
+        order, fused = self.fuse(cands, query, s)
+        if query.avoid:
+            order, fused = self.set_aside(order, fused, query.avoid, s)
         chosen, articles, copies = self.diversify(order, 4 * k if s.merge_within else k, s.per_article)
         groups = self.merge_neighbours(chosen, order[: s.merge_within], k)
         dense_sim, lex_score = dict(cands.dense), dict(cands.lexical)
         missing = [parts[0].id for parts in groups if parts[0].id not in dense_sim]
         if missing:
-            dense_sim.update(self._similarities(vector, missing))
+            dense_sim.update(self.index.similarities(query.vector, missing))
         hits = []
         for rank, parts in enumerate(groups):
             p = parts[0]  # the passage that ranked; its neighbours only came along
             ordered = tuple(sorted(parts, key=lambda x: x.n)) if len(parts) > 1 else ()
-            hits.append(Hit(merge(ordered) if ordered else p, articles[p.article_id], fused[p.id], rank + 1,
-                            dense_sim.get(p.id, 0.0), lex_score.get(p.id, 0.0), copies=tuple(copies.get(p.id, ())),
-                            parts=ordered))
+            hits.append(
+                Hit(
+                    merge(ordered) if ordered else p,
+                    articles[p.article_id],
+                    fused[p.id],
+                    rank + 1,
+                    dense_sim.get(p.id, 0.0),
+                    lex_score.get(p.id, 0.0),
+                    copies=tuple(copies.get(p.id, ())),
+                    parts=ordered,
+                )
+            )
         return hits
 
-    def candidates(self, query: str, vector: np.ndarray, as_of: date | None, n: int) -> Candidates:
-        return Candidates(self._dense(vector, as_of, n), self._lexical(query, as_of, n))
+    def candidates(self, query: Query, n: int) -> Candidates:
+        """The n nearest passages and the n best BM25 matches published on or before the query's date."""
+        return Candidates(
+            self.index.nearest(query.vector, n, on_or_before=query.as_of),
+            self.index.lexical_search(query.text, n, on_or_before=query.as_of),
+        )
 
-    def fuse(self, c: Candidates, as_of: date | None, s: SearchSettings,
-             window: tuple[date, date] | None = None) -> tuple[list[str], dict[str, float]]:
-        """Reciprocal-rank fusion of both rankings, times a recency prior and the question's time window; best first."""
+    def fuse(self, c: Candidates, query: Query, s: SearchSettings) -> tuple[list[str], dict[str, float]]:
+        """Reciprocal-rank fusion of both rankings, times a recency prior and the question's time window; best first.
+        A question about the past ("in 2018", "last March") gets neither: nothing pulls it towards today."""
         fused: dict[str, float] = defaultdict(float)
         for rank, (pid, _) in enumerate(c.dense):
             fused[pid] += s.dense_weight / (s.rrf_k + rank + 1)
         for rank, (pid, _) in enumerate(c.lexical):
             fused[pid] += s.lexical_weight / (s.rrf_k + rank + 1)
-        about_the_past = is_past(window, as_of)
-        if s.recency_weight and as_of is not None and not about_the_past:  # "in 2018": no pull towards today
-            dates = self._date_lookup()
-            now = as_of.toordinal()
+        if query.about_past:
+            return sorted(fused, key=lambda p: -fused[p]), fused
+        days = self.index.published()
+        if s.recency_weight:
+            now = query.as_of.toordinal()
             for pid in fused:
-                d = dates.get(pid, 0)
-                if d:
-                    age = max(0, now - _ordinal(d))
-                    fused[pid] *= 1.0 + s.recency_weight * math.exp(-age / s.recency_days)
-        if window and s.window_weight and not about_the_past:  # a past month or year: no pull towards either
-            dates = self._date_lookup()
-            lo, hi = date_int(window[0]), date_int(window[1])
+                if day := days.get(pid, 0):
+                    fused[pid] *= 1.0 + s.recency_weight * math.exp(-max(0, now - day) / s.recency_days)
+        if query.window and s.window_weight:
+            lo, hi = query.window[0].toordinal(), query.window[1].toordinal()
             for pid in fused:
-                if lo <= dates.get(pid, 0) <= hi:
+                if lo <= days.get(pid, 0) <= hi:
                     fused[pid] *= 1.0 + s.window_weight
         return sorted(fused, key=lambda p: -fused[p]), fused
 
-    def set_aside(self, order: list[str], fused: dict[str, float], avoid: frozenset[str]):
-        texts = self.index.passages(order[:100])
+    def set_aside(self, order: list[str], fused: dict[str, float], avoid: frozenset[str], s: SearchSettings):
+        """Demote passages that hold what the question sets aside (\"besides the thaw\"): they restate the premise."""
+        texts = self.index.passages(order[: s.set_aside_depth])
         terms = dict(zip(texts, LexicalIndex.tokenize([p.text for p in texts.values()])))
-        fused = {pid: score * (0.5 if avoid & set(terms.get(pid, ())) else 1.0) for pid, score in fused.items()}
+        fused = {
+            pid: score * (s.set_aside_factor if avoid & set(terms.get(pid, ())) else 1.0)
+            for pid, score in fused.items()
+        }
         return sorted(fused, key=lambda p: -fused[p]), fused
 
     def diversify(self, order: list[str], k: int, per_article: int):
@@ -191,49 +194,3 @@ class Searcher:
             if len(groups) == k:
                 break
         return groups
-
-    def _dense(self, vector: np.ndarray, as_of: date | None, n: int) -> list[tuple[str, float]]:
-        """Nearest passages published on or before `as_of`.
-
-        Chroma's filtered HNSW query is ~30x slower than a plain one, so ask for a few times more
-        neighbours unfiltered and filter here; only when too few survive (an as-of date far back in
-        the corpus) fall back to Chroma's `where` filter.
-        """
-        col = self.index.collection
-        if as_of is None:
-            res = col.query(query_embeddings=[vector], n_results=n, include=["distances"])
-            return [(pid, 1.0 - dist) for pid, dist in zip(res["ids"][0], res["distances"][0])]
-        limit, dates = date_int(as_of), self._date_lookup()
-        res = col.query(query_embeddings=[vector], n_results=n * DENSE_OVERFETCH, include=["distances"])
-        kept = [(pid, 1.0 - dist) for pid, dist in zip(res["ids"][0], res["distances"][0]) if dates.get(pid, 0) <= limit]
-        if len(kept) >= n or len(res["ids"][0]) < n * DENSE_OVERFETCH:
-            return kept[:n]
-        res = col.query(query_embeddings=[vector], n_results=n, where={"date_int": {"$lte": limit}}, include=["distances"])
-        return [(pid, 1.0 - dist) for pid, dist in zip(res["ids"][0], res["distances"][0])]
-
-    def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
-        res = self.index.collection.get(ids=ids, include=["embeddings"])
-        return {pid: float(np.dot(vector, emb)) for pid, emb in zip(res["ids"], res["embeddings"])}
-
-    def _lexical(self, query: str, as_of: date | None, n: int) -> list[tuple[str, float]]:
-        lex = self.index.lexical()
-        scores = lex.scores(query)
-        if as_of is not None:
-            scores = np.where(self._dates_of(lex)[1] <= date_int(as_of), scores, 0.0)
-        n = min(n, int(np.count_nonzero(scores)))
-        if n <= 0:
-            return []
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(lex.ids[i], float(scores[i])) for i in top]
-
-    def _dates_of(self, lex) -> tuple[object, np.ndarray, dict[str, int]]:
-        """date_int of every passage of `lex`, aligned with its ids (array) and by id (dict), cached per index."""
-        cached = self._dates
-        if cached is None or cached[0] is not lex:
-            arr = self.index.passage_dates(lex.ids)
-            cached = self._dates = (lex, arr, dict(zip(lex.ids, arr.tolist())))
-        return cached
-
-    def _date_lookup(self) -> dict[str, int]:
-        return self._dates_of(self.index.lexical())[2]

@@ -1,60 +1,48 @@
 """`ask()`: the one entry point every front end uses (CLI, chat, Discord, eval)."""
+
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.embed import Embedder, make_embedder
-from ingest.errors import NewsbotError
-from ingest.index import Index, open_chroma
-from ingest.text import repaired
-from ingest.types import Passage
-from bot.answer import Answerer, ExtractiveAnswerer, excluded_terms, without_exclusions
+from bot.answer import Answerer, ExtractiveAnswerer
+from bot.query import Query, clean_question, read_question
 from bot.search import Searcher, SearchSettings
 from bot.settings import Settings
 from bot.types import Answer, Hit, Turn
+from ingest.embed import Embedder, make_embedder
+from ingest.index import Index
+from ingest.types import Passage
 
 if TYPE_CHECKING:
     from bot.reader.model import Reader
-
-MAX_QUESTION_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 control characters
-_FOLLOW_UP = re.compile(r"\b(he|she|it|they|him|her|them|his|hers|its|their|theirs|this|that|these|those|there|then)\b|^\s*(and|what about|how about)\b", re.I)
-
-
-def clean_question(question: str) -> str:
-    q = " ".join(_CONTROL.sub(" ", repaired(question or "")).split())
-    if not q:
-        raise NewsbotError('the question is empty: ask something, e.g. newsbot ask "When was the ambassador appointed?"')
-    if len(q) > MAX_QUESTION_CHARS:
-        raise NewsbotError(f"the question is {len(q):,} characters long; keep it under {MAX_QUESTION_CHARS:,}")
-    return q
-
-
-def standalone_query(question: str, history: Sequence[Turn]) -> str:
-    """A search query for a follow-up: pronouns and ellipsis borrow the previous turn's words."""
-    if not history:
-        return question
-    if _FOLLOW_UP.search(question) or len(question.split()) <= 4:
-        return f"{question} {history[-1].question}"
-    return question
 
 
 class NewsBot:
     """The reader side, assembled once: index, embedder, searcher and answerer."""
 
-    def __init__(self, index: Index, embedder: Embedder, answerer: Answerer | None = None, *,
-                 top_k: int = 5, retrieve_k: int = 10, search: SearchSettings = SearchSettings(),
-                 condense: Callable[[str, Sequence[Turn], date], str | None] | None = None, reader: Reader | None = None):
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        answerer: Answerer | None = None,
+        *,
+        top_k: int = 5,
+        retrieve_k: int = 10,
+        search: SearchSettings = SearchSettings(),
+        condense: Callable[[str, Sequence[Turn], date], str | None] | None = None,
+        reader: Reader | None = None,
+    ):
         self.index = index
         self.embedder = embedder
-        self.searcher = Searcher(index, embedder, search)
-        self.answerer = answerer or ExtractiveAnswerer(embedder, index.lexical, preceding=self._preceding, reader=reader)
+        self.searcher = Searcher(index, search)
+        self.answerer = answerer or ExtractiveAnswerer(
+            embedder, index.lexical, preceding=self._preceding, reader=reader
+        )
         self.top_k = top_k
         self.retrieve_k = retrieve_k  # kept in Answer.retrieved (closest matches, eval's recall@10)
         self.condense = condense  # an LLM's rewrite of follow-ups; without one, standalone_query's heuristic
@@ -63,7 +51,7 @@ class NewsBot:
         """This bot's search as a LangChain retriever (same Searcher, same index)."""
         from bot.retriever import NewsRetriever
 
-        return NewsRetriever(searcher=self.searcher, k=k or self.top_k, as_of=as_of)
+        return NewsRetriever(searcher=self.searcher, embedder=self.embedder, k=k or self.top_k, as_of=as_of)
 
     def _preceding(self, passage: Passage) -> str:
         """The text of the passage before `passage` in its article ('' for the first)."""
@@ -78,34 +66,54 @@ class NewsBot:
         of every hit's article (another outlet's report of the same fact often sits in a passage that did not rank)."""
         shown = {p.id for h in hits for p in (h.parts or (h.passage,))}
         best = {h.article.id: h for h in reversed(hits)}  # each article's best-ranked hit
-        rest = [dataclasses.replace(best[p.article_id], passage=p, parts=(), score=0.0, rank=len(hits) + 1, dense=0.0, lexical=0.0)
-                for p in self.index.article_passages(best) if p.id not in shown]
+        rest = [
+            dataclasses.replace(
+                best[p.article_id], passage=p, parts=(), score=0.0, rank=len(hits) + 1, dense=0.0, lexical=0.0
+            )
+            for p in self.index.article_passages(best)
+            if p.id not in shown
+        ]
         return [*hits[k:], *rest]
 
-    def retrieve(self, question: str, *, as_of: date, history: Sequence[Turn] = (), k: int | None = None) -> list[Hit]:
-        """The hits ask() answers from (the first k) and cites from (all of them), best first."""
-        k = k or self.top_k
-        query = (self.condense(question, history, as_of) if history and self.condense else None) or standalone_query(question, history)
-        return self.searcher.search(without_exclusions(query), k=max(k, self.retrieve_k), as_of=as_of, avoid=excluded_terms(question))
+    def query(self, question: str, *, as_of: date, history: Sequence[Turn] = ()) -> Query:
+        """`question` read once for search and the answerer; a follow-up borrows from `history`."""
+        rewritten = self.condense(question, history, as_of) if history and self.condense else None
+        return read_question(question, as_of=as_of, embedder=self.embedder, history=history, rewritten=rewritten)
 
-    def ask(self, question: str, *, history: Sequence[Turn] = (), as_of: date | None = None, k: int | None = None,
-            on_token: Callable[[str], None] | None = None) -> Answer:
+    def retrieve(self, query: Query, *, k: int | None = None) -> list[Hit]:
+        """The hits ask() answers from (the first k) and cites from (all of them), best first."""
+        return self.searcher.search(query, k=max(k or self.top_k, self.retrieve_k))
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        as_of: date | None = None,
+        k: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
         """Answer `question` from articles published on or before `as_of` (default: today).
 
         `on_token` receives the answer as it is written, when the answerer streams (the LLM one does).
         """
-        question = clean_question(question)
+        question = clean_question(question)  # a bad question is refused before an empty index is
         self.index.require_content()
-        as_of = as_of or date.today()
-        t0 = time.perf_counter()
         k = k or self.top_k
-        hits = self.retrieve(question, as_of=as_of, history=history, k=k)
+        t0 = time.perf_counter()
+        query = self.query(question, as_of=as_of or date.today(), history=history)
+        hits = self.retrieve(query, k=k)
         t1 = time.perf_counter()
-        answer = self.answerer.answer(question, hits[:k], as_of=as_of, newest=self.index.newest(as_of), on_token=on_token,
-                                      further=self.further(hits, k))
+        answer = self.answerer.answer(
+            query, hits[:k], newest=self.index.newest(query.as_of), on_token=on_token, further=self.further(hits, k)
+        )
         t2 = time.perf_counter()
-        return dataclasses.replace(answer, retrieved=tuple(hits), as_of=as_of,
-                                   timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000})
+        return dataclasses.replace(
+            answer,
+            retrieved=tuple(hits),
+            as_of=query.as_of,
+            timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000},
+        )
 
 
 def index_folder(settings: Settings, name: str = "default") -> Path:
@@ -114,18 +122,28 @@ def index_folder(settings: Settings, name: str = "default") -> Path:
 
 def open_index(settings: Settings, embedder: Embedder, name: str = "default", settings_key: str | None = None) -> Index:
     folder = index_folder(settings, name)
-    client = open_chroma(settings.chroma_config(folder))
-    return Index(folder, client, name=name, model=embedder.name, dim=embedder.dim,
-                 settings_key=settings.core.split.key if settings_key is None else settings_key,
-                 shared=bool(settings.chroma.host))
+    return Index.open(
+        folder,
+        settings.chroma_config(folder),
+        name=name,
+        model=embedder.name,
+        dim=embedder.dim,
+        settings_key=settings.core.split.key if settings_key is None else settings_key,
+    )
 
 
 def build_watcher(settings: Settings, bot: NewsBot):
     """The feed and folder watcher writing into `bot`'s index with `bot`'s model."""
     from ingest.feeds import Watcher
 
-    return Watcher(open_sources(settings), bot.index, bot.embedder, split=settings.core.split,
-                   limits=settings.fetch_limits, politeness=settings.politeness)
+    return Watcher(
+        open_sources(settings),
+        bot.index,
+        bot.embedder,
+        split=settings.core.split,
+        limits=settings.fetch_limits,
+        politeness=settings.politeness,
+    )
 
 
 def open_sources(settings: Settings):
@@ -160,8 +178,9 @@ def assemble(settings: Settings, index: Index, embedder: Embedder, llm: bool | N
     return bot
 
 
-def build_bot(settings: Settings, embedder: Embedder | None = None, index_name: str = "default",
-              llm: bool | None = None) -> NewsBot:
+def build_bot(
+    settings: Settings, embedder: Embedder | None = None, index_name: str = "default", llm: bool | None = None
+) -> NewsBot:
     """The reader side from settings; `llm` None = use the LLM when LLM_PROVIDER is set."""
     embedder = embedder or build_embedder(settings)
     return assemble(settings, open_index(settings, embedder, index_name), embedder, llm)

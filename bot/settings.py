@@ -1,4 +1,5 @@
 """One typed settings object, read from the environment and `.env`, built once in the entry point."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,39 +8,61 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.reader import MODEL_DIR
 from ingest.embed import PACKAGED_MODEL
 from ingest.feeds import Politeness
 from ingest.fetch import FetchLimits
-from ingest.index import ChromaConfig
 from ingest.pipeline import SplitSettings
-from bot.reader import MODEL_DIR
+from ingest.vectors import ChromaConfig
 
 
 class CoreSettings(BaseSettings):
     """Data directory, embedding model, splitting and retrieval (env prefix NEWSBOT_)."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", extra="ignore", env_file_encoding="utf-8", env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_", extra="ignore", env_file_encoding="utf-8", env_ignore_empty=True
+    )
 
     data_dir: Path = Field(Path(".newsbot"), description="Where the index, manifest and eval runs live.")
-    embedding_model: str = Field(PACKAGED_MODEL, description="Packaged MiniLM, or any sentence-transformers name or local path.")
+    embedding_model: str = Field(
+        PACKAGED_MODEL, description="Packaged MiniLM, or any sentence-transformers name or local path."
+    )
     device: str = Field("cpu", description="Torch device for embedding: cpu, cuda, cuda:1, mps.")
-    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 where the CPU has native bf16, else fp32.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto = bf16 where the CPU has native bf16, else fp32."
+    )
     batch_size: int = Field(32, ge=1, le=4096, description="Passages per forward pass of the embedding model.")
     top_k: int = Field(5, ge=1, le=50, description="Passages shown to the answerer and cited from.")
     passage_chars: int = Field(1000, ge=100, le=8000, description="Largest passage, in characters (whole sentences).")
     passage_overlap: int = Field(0, ge=0, le=5, description="Sentences repeated between neighbouring passages.")
     embed_context: bool = Field(True, description="Embed each passage with its article's title and date.")
-    per_article: int | None = Field(None, ge=1, le=20, description="At most this many passages of one article in the "
-                                    "results; empty = the number `newsbot train` fitted with the reader (2 for the rules).")
-    reader: Literal["learned", "rules"] = Field("rules", description="rules = the hand-weighted sentence score (the default "
-                                                "until the learned one abstains as well: docs/reader.md); learned = the reader "
-                                                "`newsbot train` fitted (models/reader).")
+    per_article: int | None = Field(
+        None,
+        ge=1,
+        le=20,
+        description="At most this many passages of one article in the "
+        "results; empty = the number `newsbot train` fitted with the reader (2 for the rules).",
+    )
+    reader: Literal["learned", "rules"] = Field(
+        "rules",
+        description="rules = the hand-weighted sentence score (the default "
+        "until the learned one abstains as well: docs/reader.md); learned = the reader "
+        "`newsbot train` fitted (models/reader).",
+    )
     reader_dir: Path = Field(MODEL_DIR, description="The trained reader's folder (checked against its manifest).")
     log_level: str = Field("WARNING", description="Python logging level for the CLI.")
-    allow_private_urls: bool = Field(False, description="Let URL ingest reach loopback and private networks (never link-local).")
-    fetch_timeout: float = Field(20.0, gt=0, le=300, description="Seconds one URL download may take, redirects included.")
-    fetch_delay: float = Field(2.0, ge=0, le=600, description="Seconds between two requests to the same host when polling feeds.")
-    watch_interval: float = Field(900.0, ge=10, le=7 * 86400, description="Seconds between two polls of a followed feed or folder.")
+    allow_private_urls: bool = Field(
+        False, description="Let URL ingest reach loopback and private networks (never link-local)."
+    )
+    fetch_timeout: float = Field(
+        20.0, gt=0, le=300, description="Seconds one URL download may take, redirects included."
+    )
+    fetch_delay: float = Field(
+        2.0, ge=0, le=600, description="Seconds between two requests to the same host when polling feeds."
+    )
+    watch_interval: float = Field(
+        900.0, ge=10, le=7 * 86400, description="Seconds between two polls of a followed feed or folder."
+    )
 
     @property
     def split(self) -> SplitSettings:
@@ -63,8 +86,12 @@ class DiscordSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DISCORD_", extra="ignore", env_file_encoding="utf-8")
 
     token: SecretStr | None = Field(None, description="Bot token from the Developer Portal; never logged.")
-    guild_id: int | None = Field(None, description="Sync slash commands to this server only (instant) instead of globally.")
-    message_content: bool = Field(False, description="Use the privileged Message Content intent for follow-ups in threads.")
+    guild_id: int | None = Field(
+        None, description="Sync slash commands to this server only (instant) instead of globally."
+    )
+    message_content: bool = Field(
+        False, description="Use the privileged Message Content intent for follow-ups in threads."
+    )
     admin_roles: str = Field("", description="Comma-separated role ids allowed to /ingest besides Manage Server.")
     questions_per_minute: int = Field(5, ge=1, le=600, description="Questions one user may ask per minute.")
     max_question_chars: int = Field(500, ge=10, le=2000, description="Longer questions are refused politely.")
@@ -80,18 +107,28 @@ class LLMSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", env_file_encoding="utf-8")
 
-    llm_provider: Literal["none", "openai", "ollama"] = Field("none", description="none = the offline extractive answerer.")
+    llm_provider: Literal["none", "openai", "ollama"] = Field(
+        "none", description="none = the offline extractive answerer."
+    )
     llm_model: str = Field("", description="Model name, e.g. gpt-4o-mini, qwen2.5:3b, or what a local server serves.")
     llm_output: Literal["structured", "constrained", "json", "text"] = Field(
-        "structured", description="structured = the provider's schema output; constrained = a schema whose quotes can only be "
-        "sentences of the passages (llama.cpp, Ollama, vLLM); json = JSON mode; text = the plain-text format.")
-    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, LM Studio, llama.cpp server); empty = api.openai.com.")
-    openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible endpoint; never logged.")
+        "structured",
+        description="structured = the provider's schema output; constrained = a schema whose quotes can only be "
+        "sentences of the passages (llama.cpp, Ollama, vLLM); json = JSON mode; text = the plain-text format.",
+    )
+    openai_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (vLLM, LM Studio, llama.cpp server); empty = api.openai.com."
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, description="API key for the OpenAI-compatible endpoint; never logged."
+    )
     ollama_base_url: str = Field("http://localhost:11434", description="Ollama server.")
     llm_timeout: float = Field(60.0, gt=0, le=600, description="Seconds one model call may take.")
     llm_max_tokens: int = Field(512, ge=16, le=32768, description="Longest answer the model may write.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0 = most deterministic).")
-    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries, with exponential backoff, after a timeout, rate limit or lost connection.")
+    llm_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries, with exponential backoff, after a timeout, rate limit or lost connection."
+    )
 
 
 class Settings(BaseModel):
@@ -107,7 +144,12 @@ class Settings(BaseModel):
         """Read the environment (and `env_file` when it exists); keyword arguments override core fields."""
         kw = {"_env_file": env_file if env_file and Path(env_file).exists() else None}
         overrides = {k: v for k, v in core.items() if v is not None}
-        return cls(core=CoreSettings(**kw, **overrides), chroma=ChromaSettings(**kw), discord=DiscordSettings(**kw), llm=LLMSettings(**kw))
+        return cls(
+            core=CoreSettings(**kw, **overrides),
+            chroma=ChromaSettings(**kw),
+            discord=DiscordSettings(**kw),
+            llm=LLMSettings(**kw),
+        )
 
     @property
     def fetch_limits(self) -> FetchLimits:

@@ -1,11 +1,11 @@
 """The data that flows on the reader side: search hits, citations, answers and conversation turns."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from ingest.index import StoredArticle
-from ingest.types import Passage
+from ingest.types import Passage, StoredArticle
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +83,15 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "citations": [c.as_dict() for c in self.citations],
-            "retrieved": [{"passage_id": h.passage.id, "article_id": h.article.id, "score": round(h.score, 5),
-                           **({"merged": [p.id for p in h.parts]} if h.parts else {})} for h in self.retrieved],
+            "retrieved": [
+                {
+                    "passage_id": h.passage.id,
+                    "article_id": h.article.id,
+                    "score": round(h.score, 5),
+                    **({"merged": [p.id for p in h.parts]} if h.parts else {}),
+                }
+                for h in self.retrieved
+            ],
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
             "latency_ms": self.latency_ms,
         }

@@ -1,4 +1,5 @@
 """Embedding models behind one small interface: the packaged MiniLM (real) and a hashing fake (tests)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -7,7 +8,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -85,7 +85,9 @@ class SentenceTransformerEmbedder:
     `stats`) never pay for torch; `dim` comes from the model folder's pooling config where it has one.
     """
 
-    def __init__(self, name: str = PACKAGED_MODEL, *, device: str = "cpu", batch_size: int = 32, precision: str = "auto"):
+    def __init__(
+        self, name: str = PACKAGED_MODEL, *, device: str = "cpu", batch_size: int = 32, precision: str = "auto"
+    ):
         self.name = name
         self.batch_size = batch_size
         self.device = device
@@ -95,8 +97,6 @@ class SentenceTransformerEmbedder:
         self._path = resolve_model_path(name)
         self._model = None
         self._traced = None  # the model as one TorchScript trace, where that reproduces it (`mean_pooled_trace`)
-        self._recent: dict[str, np.ndarray] = {}  # the last questions' vectors (a question is embedded twice per ask)
-        self._recent_lock = threading.Lock()
         self.load_seconds = 0.0  # time spent loading the model, once
         self.dim = self._configured_dim() or self.model.get_embedding_dimension()
 
@@ -137,22 +137,11 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        head = self._recent.get(texts[0]) if len(texts) <= 32 else None
-        if head is not None:  # ask(): the answerer embeds the question that the search just embedded
-            rest = self.embed(texts[1:]) if len(texts) > 1 else np.zeros((0, self.dim), dtype=np.float32)
-            return np.vstack([head[None, :], rest])
-        if len(texts) == 1:
-            vec = self._embed(texts)
-            with self._recent_lock:
-                self._recent[texts[0]] = vec[0]
-                if len(self._recent) > 64:
-                    del self._recent[next(iter(self._recent))]
-            return vec
         return self._embed(texts)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) > TRIM_EVERY:
-            return np.concatenate([self._embed(texts[i:i + TRIM_EVERY]) for i in range(0, len(texts), TRIM_EVERY)])
+            return np.concatenate([self._embed(texts[i : i + TRIM_EVERY]) for i in range(0, len(texts), TRIM_EVERY)])
         import torch
 
         model = self.model
@@ -161,7 +150,11 @@ class SentenceTransformerEmbedder:
                 vecs = self._encode_traced(texts)
             else:
                 vecs = model.encode(
-                    list(texts), batch_size=self.batch_size, normalize_embeddings=False, convert_to_numpy=True, show_progress_bar=False
+                    list(texts),
+                    batch_size=self.batch_size,
+                    normalize_embeddings=False,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
                 )
         if len(texts) >= TRIM_MIN_BATCH:
             _release_freed_memory()
@@ -174,7 +167,7 @@ class SentenceTransformerEmbedder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i in range(0, len(order), self.batch_size):
-            chunk = order[i:i + self.batch_size]
+            chunk = order[i : i + self.batch_size]
             features = self._model.preprocess([texts[j] for j in chunk])
             out[chunk] = self._traced(*(features[k] for k in _TRACED_INPUTS if k in features)).float().numpy()
         return out
@@ -194,7 +187,11 @@ def mean_pooled_trace(model):
 
     kinds = [type(m).__name__ for m in model]
     pooling = model[1].get_config_dict() if len(kinds) > 1 else {}
-    if kinds[:2] != ["Transformer", "Pooling"] or kinds[2:] not in ([], ["Normalize"]) or pooling.get("pooling_mode") != "mean":
+    if (
+        kinds[:2] != ["Transformer", "Pooling"]
+        or kinds[2:] not in ([], ["Normalize"])
+        or pooling.get("pooling_mode") != "mean"
+    ):
         return None
     transformer = model[0].auto_model
 
@@ -215,8 +212,9 @@ def mean_pooled_trace(model):
     try:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")  # TracerWarnings on shape checks that are constant for an encoder
-            traced = torch.jit.trace(MeanPooled().eval(), tuple(example[k] for k in _TRACED_INPUTS if k in example),
-                                     check_trace=False)
+            traced = torch.jit.trace(
+                MeanPooled().eval(), tuple(example[k] for k in _TRACED_INPUTS if k in example), check_trace=False
+            )
             probe = model.preprocess(probe_texts)
             got = traced(*(probe[k] for k in _TRACED_INPUTS if k in probe)).float()
             want = torch.as_tensor(model.encode(probe_texts, convert_to_numpy=True)).float()

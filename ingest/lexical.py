@@ -1,4 +1,5 @@
 """The BM25 index beside Chroma: built from the manifest's passages, cached on disk per index generation."""
+
 from __future__ import annotations
 
 import functools
@@ -6,10 +7,15 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ingest.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +64,9 @@ class LexicalIndex:
 
     @staticmethod
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
-        return _bm25s().tokenize(list(texts), token_pattern=_TOKEN, stopwords="en", stemmer=normalize,
-                                 return_ids=False, show_progress=False)
+        return _bm25s().tokenize(
+            list(texts), token_pattern=_TOKEN, stopwords="en", stemmer=normalize, return_ids=False, show_progress=False
+        )
 
     @classmethod
     def build(cls, ids: list[str], texts: Sequence[str]) -> LexicalIndex:
@@ -104,3 +111,60 @@ class LexicalIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
+
+class LexicalStore:
+    """The BM25 index of a manifest's current generation: cached in memory, saved under `folder`, rebuilt when stale.
+
+    Writers (ingest, delete, sync) rebuild it when they finish. Until then askers keep the previous one,
+    which lacks only the newest passages for a few seconds; an asker rebuilds only when it has none at
+    all (the first question after start-up with a stale or missing file).
+    """
+
+    def __init__(self, folder: Path, manifest: Manifest):
+        self.folder = folder
+        self.manifest = manifest
+        self._cached: tuple[int, LexicalIndex] | None = None
+        self._lock = threading.Lock()  # one rebuild at a time; concurrent askers wait for it
+
+    def current(self) -> LexicalIndex:
+        gen = self.manifest.generation
+        cached = self._cached
+        if cached and cached[0] == gen:
+            return cached[1]
+        if not self._lock.acquire(blocking=cached is None):
+            return cached[1]  # a writer is rebuilding it right now
+        try:
+            if self._cached and self._cached[0] == gen:
+                return self._cached[1]
+            lex = self._load_saved(gen)
+            if lex is None and self._cached:
+                return self._cached[1]
+            if lex is None:
+                return self._build(gen)
+            self._cached = (gen, lex)
+            return lex
+        finally:
+            self._lock.release()
+
+    def rebuild(self) -> LexicalIndex:
+        """Rebuild for the current generation (writers call this when they finish)."""
+        with self._lock:
+            return self._build(self.manifest.generation)
+
+    def _load_saved(self, gen: int) -> LexicalIndex | None:
+        try:
+            saved = json.loads((self.folder / "generation.json").read_text())
+            if saved["generation"] == gen and saved.get("tokenizer") == TOKENIZER:
+                return LexicalIndex.load(self.folder)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError) as e:
+            logger.warning("lexical index unreadable (%s); rebuilding", e)
+        return None
+
+    def _build(self, gen: int) -> LexicalIndex:
+        """Build, save and cache BM25 over the manifest's passages; the caller holds `_lock`."""
+        lex = LexicalIndex.build(*self.manifest.passage_texts())
+        lex.save(self.folder, {"generation": gen, "tokenizer": TOKENIZER})
+        self._cached = (gen, lex)
+        return lex

@@ -1,4 +1,5 @@
 """The ingest run: load -> split -> embed -> write, incremental by content hash, with a summary."""
+
 from __future__ import annotations
 
 import logging
@@ -11,8 +12,8 @@ import numpy as np
 
 from ingest.embed import Embedder
 from ingest.errors import BadArticle
-from ingest.index import Index
 from ingest.fetch import FetchLimits, is_url
+from ingest.index import Index
 from ingest.loaders import Loaded, iter_source_files, load_path, load_url
 from ingest.split import split_article
 from ingest.types import Article, Passage
@@ -81,8 +82,9 @@ def embedding_text(article: Article, passage: Passage, context: bool) -> str:
     return f"{head}\n{passage.text}" if head else passage.text
 
 
-def embed_again(index: Index, embedder: Embedder, split: SplitSettings, batch_passages: int = 1024,
-                progress: bool = True) -> int:
+def embed_again(
+    index: Index, embedder: Embedder, split: SplitSettings, batch_passages: int = 1024, progress: bool = True
+) -> int:
     """Rebuild an unreadable Chroma collection from the manifest's passages; returns how many."""
     from tqdm import tqdm
 
@@ -92,7 +94,7 @@ def embed_again(index: Index, embedder: Embedder, split: SplitSettings, batch_pa
     total = len(rows)
     with tqdm(desc="repair", unit=" passages", total=total, disable=not progress, dynamic_ncols=True) as bar:
         for i in range(0, total, batch_passages):
-            batch = rows[i:i + batch_passages]
+            batch = rows[i : i + batch_passages]
             index.upsert_vectors(batch, embedder.embed([embedding_text(a, ps[0], split.context) for a, ps in batch]))
             bar.update(len(batch))
     return total
@@ -126,11 +128,21 @@ def ingest(
     """Bring the index in line with `sources`; unchanged articles cost a hash comparison only. The index's writer lock
     is held throughout: a second writer waits for it (telling `on_wait`), or with wait=False raises IndexBusy."""
     with index.writing(wait=wait, on_wait=on_wait):
-        return _ingest(sources, index, embedder, split=split, prune=prune, batch_passages=batch_passages, progress=progress)
+        return _ingest(
+            sources, index, embedder, split=split, prune=prune, batch_passages=batch_passages, progress=progress
+        )
 
 
-def _ingest(sources: Iterable[Loaded], index: Index, embedder: Embedder, *, split: SplitSettings, prune: bool,
-            batch_passages: int, progress: bool) -> IngestReport:
+def _ingest(
+    sources: Iterable[Loaded],
+    index: Index,
+    embedder: Embedder,
+    *,
+    split: SplitSettings,
+    prune: bool,
+    batch_passages: int,
+    progress: bool,
+) -> IngestReport:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -145,7 +157,7 @@ def _ingest(sources: Iterable[Loaded], index: Index, embedder: Embedder, *, spli
         logger.warning("Chroma cannot roll back an interrupted write (%s)", e)
         report.repaired = embed_again(index, embedder, split, batch_passages, progress)  # rolls it back too
     index.sync(force=True)  # with a shared Chroma server: start from what other machines wrote
-    manifest = index.manifest()
+    manifest = index.listing()
     seen: dict[str, str] = {}
     batch: list[tuple[Article, list[Passage]]] = []
     n_batch = 0
@@ -194,7 +206,9 @@ def _ingest(sources: Iterable[Loaded], index: Index, embedder: Embedder, *, spli
         flush()
         index.touch(unchanged)
         if prune and report.skipped:
-            logger.warning("not pruning: %d inputs were skipped, and their articles must not be deleted", len(report.skipped))
+            logger.warning(
+                "not pruning: %d inputs were skipped, and their articles must not be deleted", len(report.skipped)
+            )
         elif prune:
             gone = sorted(set(manifest) - set(seen))
             index.delete(gone)
@@ -202,7 +216,9 @@ def _ingest(sources: Iterable[Loaded], index: Index, embedder: Embedder, *, spli
     finally:
         bar.close()
         report.seconds = time.perf_counter() - t0
-    if (report.new or report.changed or report.recovered or report.repaired) and not report.pruned:  # delete() rebuilt it already
+    if (
+        report.new or report.changed or report.recovered or report.repaired
+    ) and not report.pruned:  # delete() rebuilt it already
         index.rebuild_lexical()
     report.seconds = time.perf_counter() - t0
     report.model_load_seconds = round(getattr(embedder, "load_seconds", 0.0), 2)

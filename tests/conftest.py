@@ -1,4 +1,5 @@
 """Shared fixtures: hermetic settings, the real embedding model, and a real index of ../shared/eval/smoke."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from ingest.embed import HashEmbedder, make_embedder
-from ingest.index import ChromaConfig, Index, open_chroma
+from ingest.index import Index
 from ingest.pipeline import SplitSettings
+from ingest.vectors import ChromaConfig, open_chroma
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_EVAL = REPO.parent / "shared" / "eval"
@@ -37,8 +39,14 @@ def hash_embedder():
 
 
 def make_index(folder: Path, embedder, name: str = "default", split: SplitSettings = SplitSettings()) -> Index:
-    return Index(folder, open_chroma(ChromaConfig(path=folder / "chroma")), name=name, model=embedder.name,
-                 dim=embedder.dim, settings_key=split.key)
+    return Index(
+        folder,
+        open_chroma(ChromaConfig(path=folder / "chroma")),
+        name=name,
+        model=embedder.name,
+        dim=embedder.dim,
+        settings_key=split.key,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The house rules that code review cannot keep by itself: ingest/ knows nothing of bot/, and no module of either
 imports another that imports it back, imports inside functions included (they only hide a cycle)."""
+
 from __future__ import annotations
 
 import ast
@@ -68,3 +69,21 @@ def test_the_cycle_finder_finds_one():
 def test_ingest_never_imports_bot():
     graph = module_imports()
     assert {(m, d) for m, deps in graph.items() if m.startswith("ingest") for d in deps if d.startswith("bot")} == set()
+
+
+def test_bot_reads_the_index_only_through_its_reading_api():
+    """bot/ never imports chromadb nor reaches for the Chroma collection or the manifest's SQLite: the columns and
+    metadata keys those hold are ingest/'s to change."""
+    offenders = []
+    for f in (REPO / "bot").rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] in ("chromadb", "sqlite3") for n in names):
+                offenders.append(f"{f.name}: imports {names}")
+            if isinstance(node, ast.Attribute) and node.attr in ("collection", "db", "vectors", "manifest"):
+                offenders.append(f"{f.name}:{node.lineno}: .{node.attr}")
+    assert offenders == []

@@ -1,4 +1,5 @@
 """The `newsbot` command as a user runs it: help, ingest, ask, stats, exit codes and clean errors."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,15 @@ def test_ingest_then_ask_with_json(run, tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads(r.output)
     assert report["new"] == 1 and report["passages"] >= 1
-    r = run("ask", "Which Israeli newspaper reported on Hamas officials?", "--as-of", "2022-10-26", "--json",
-            "--data-dir", str(tmp_path / "d"))
+    r = run(
+        "ask",
+        "Which Israeli newspaper reported on Hamas officials?",
+        "--as-of",
+        "2022-10-26",
+        "--json",
+        "--data-dir",
+        str(tmp_path / "d"),
+    )
     answer = json.loads(r.output)
     assert set(answer) >= {"question", "answer", "abstained", "citations", "retrieved", "timings", "latency_ms"}
     assert answer["retrieved"][0]["article_id"] == "israel-turkey-security-ties"
@@ -144,11 +152,17 @@ def clean_ingest(tmp_path_factory):
 
     clean = tmp_path_factory.mktemp("clean")
     t0 = time.monotonic()
-    subprocess.run([*NEWSBOT, "ingest", str(SMOKE / "articles.jsonl.gz"), "--data-dir", str(clean)], env=KILL_ENV,
-                   cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [*NEWSBOT, "ingest", str(SMOKE / "articles.jsonl.gz"), "--data-dir", str(clean)],
+        env=KILL_ENV,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     return _snapshot(clean), time.monotonic() - t0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(10))
 def test_killed_ingest_resumes_to_the_same_index(tmp_path, clean_ingest, seed):
     """kill -9 at a random moment of an ingest (seeded), then a rerun: the index equals a clean ingest."""
@@ -159,19 +173,26 @@ def test_killed_ingest_resumes_to_the_same_index(tmp_path, clean_ingest, seed):
     snapshot, seconds = clean_ingest
     src = str(SMOKE / "articles.jsonl.gz")
     crashed = tmp_path / "crashed"
-    p = subprocess.Popen([*NEWSBOT, "ingest", src, "--data-dir", str(crashed)], env=KILL_ENV, cwd=REPO,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [*NEWSBOT, "ingest", src, "--data-dir", str(crashed)],
+        env=KILL_ENV,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         p.wait(timeout=random.Random(seed).uniform(0.2, seconds))
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
-    rerun = subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(crashed)], env=KILL_ENV, cwd=REPO,
-                           capture_output=True, text=True)
+    rerun = subprocess.run(
+        [*NEWSBOT, "ingest", src, "--data-dir", str(crashed)], env=KILL_ENV, cwd=REPO, capture_output=True, text=True
+    )
     assert rerun.returncode == 0, f"the rerun after kill -9 failed:\n{rerun.stderr[-3000:]}"
     assert _snapshot(crashed) == snapshot
 
 
+@pytest.mark.slow
 def test_an_unreadable_chroma_vector_index_is_rebuilt_from_the_manifest(tmp_path, clean_ingest):
     """A kill -9 while Chroma flushes its HNSW files leaves them truncated (chroma-core/chroma#7238):
     the next ingest re-embeds the manifest's passages into a fresh collection instead of failing."""
@@ -181,7 +202,9 @@ def test_an_unreadable_chroma_vector_index_is_rebuilt_from_the_manifest(tmp_path
 
     snapshot, _ = clean_ingest
     src, data = str(SMOKE / "articles.jsonl.gz"), tmp_path / "data"
-    subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(data)], env=KILL_ENV, cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [*NEWSBOT, "ingest", src, "--data-dir", str(data)], env=KILL_ENV, cwd=REPO, check=True, capture_output=True
+    )
     segments = list((data / "indexes" / "default" / "chroma").glob("*/data_level0.bin"))
     assert segments
     for f in segments:
@@ -189,8 +212,13 @@ def test_an_unreadable_chroma_vector_index_is_rebuilt_from_the_manifest(tmp_path
     with sqlite3.connect(data / "indexes" / "default" / "manifest.sqlite") as db:  # and a write left half done
         db.execute("INSERT INTO pending(article_id) SELECT id FROM articles LIMIT 3")
 
-    rerun = subprocess.run([*NEWSBOT, "ingest", src, "--data-dir", str(data), "--json"], env=KILL_ENV, cwd=REPO,
-                           capture_output=True, text=True)
+    rerun = subprocess.run(
+        [*NEWSBOT, "ingest", src, "--data-dir", str(data), "--json"],
+        env=KILL_ENV,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "re-embedding" in rerun.stderr and json.loads(rerun.stdout)["repaired"] > 2000
     assert _snapshot(data) == snapshot
@@ -205,8 +233,8 @@ def _snapshot(data_dir):
     manifest = sorted(r[0] for r in index.db.execute("SELECT id FROM passages"))
     assert chroma == manifest  # no orphans in Chroma, nothing missing from it
     assert index.db.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 0
-    assert all(n == len([p for p in manifest if p.rsplit("#", 1)[0] == a]) for a, (_, n) in index.manifest().items())
-    return chroma, sorted(index.manifest().items()), sorted(index.lexical().ids)
+    assert all(n == len([p for p in manifest if p.rsplit("#", 1)[0] == a]) for a, (_, n) in index.listing().items())
+    return chroma, sorted(index.listing().items()), sorted(index.lexical().ids)
 
 
 def _split_smoke(tmp_path):
@@ -225,6 +253,7 @@ def _split_smoke(tmp_path):
     return files, [{json.loads(r)["id"] for r in half} for half in halves]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("offset", [0.05, 0.15, 0.25, 0.35])
 def test_two_writers_at_once_lose_nothing(tmp_path, clean_ingest, offset):
     """Two real `newsbot ingest` processes into one data dir, the second started at OFFSET of the first's run time:
@@ -232,11 +261,22 @@ def test_two_writers_at_once_lose_nothing(tmp_path, clean_ingest, offset):
     _, seconds = clean_ingest
     (a, b), (ids_a, ids_b) = _split_smoke(tmp_path)
     data = tmp_path / "data"
-    first = subprocess.Popen([*NEWSBOT, "ingest", str(a), "--data-dir", str(data), "--json"], env=KILL_ENV, cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [*NEWSBOT, "ingest", str(a), "--data-dir", str(data), "--json"],
+        env=KILL_ENV,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(offset * seconds)
-    second = subprocess.run([*NEWSBOT, "ingest", str(b), "--data-dir", str(data), "--json"], env=KILL_ENV, cwd=REPO,
-                            capture_output=True, text=True)
+    second = subprocess.run(
+        [*NEWSBOT, "ingest", str(b), "--data-dir", str(data), "--json"],
+        env=KILL_ENV,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0 and second.returncode == 0, err[-2000:] + second.stderr[-2000:]
     assert json.loads(out)["recovered"] == 0 and json.loads(second.stdout)["recovered"] == 0  # nobody rolled back
@@ -255,12 +295,23 @@ def test_a_second_writer_waits_or_refuses_with_no_wait(tmp_path, run):
     assert run("ingest", str(SEED_ARTICLE), "--data-dir", str(data)).exit_code == 0
     lock = WriterLock(data / "indexes" / "default" / "writer.lock")
     with lock.held():
-        busy = subprocess.run([*NEWSBOT, "ingest", str(SEED_ARTICLE), "--data-dir", str(data), "--no-wait"],
-                              env=KILL_ENV, cwd=REPO, capture_output=True, text=True)
+        busy = subprocess.run(
+            [*NEWSBOT, "ingest", str(SEED_ARTICLE), "--data-dir", str(data), "--no-wait"],
+            env=KILL_ENV,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
         assert busy.returncode == 4 and "is writing to the index" in busy.stderr and f"pid {os.getpid()}" in busy.stderr
         assert "Traceback" not in busy.stderr
-        waiting = subprocess.Popen([*NEWSBOT, "ingest", str(SEED_ARTICLE), "--data-dir", str(data)], env=KILL_ENV,
-                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = subprocess.Popen(
+            [*NEWSBOT, "ingest", str(SEED_ARTICLE), "--data-dir", str(data)],
+            env=KILL_ENV,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         threading.Event().wait(3.0)
         assert waiting.poll() is None  # still waiting for the lock
     out, err = waiting.communicate(timeout=120)

@@ -1,4 +1,5 @@
 """The same ingest and answers against a real Chroma server (`chroma run`) as against the embedded store."""
+
 from __future__ import annotations
 
 import os
@@ -7,21 +8,26 @@ from datetime import date
 
 import pytest
 
-from ingest.embed import HashEmbedder
-from ingest.index import ChromaConfig, Index, open_chroma
-from ingest.pipeline import ingest, load_sources
 from bot.service import NewsBot
+from ingest.embed import HashEmbedder
+from ingest.index import Index
+from ingest.pipeline import ingest, load_sources
+from ingest.vectors import ChromaConfig, open_chroma
 from tests.conftest import SMOKE, load_questions, make_index
 
 SERVER = os.environ.get("NEWSBOT_TEST_CHROMA")
-pytestmark = [pytest.mark.server, pytest.mark.skipif(not SERVER, reason="no Chroma server: run via `make test` (NEWSBOT_TEST_CHROMA=host:port)")]
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.skipif(not SERVER, reason="no Chroma server: run via `make test` (NEWSBOT_TEST_CHROMA=host:port)"),
+]
 
 
 def server_index(folder, embedder, name: str | None = None) -> Index:
     host, port = SERVER.rsplit(":", 1)
     client = open_chroma(ChromaConfig(host=host, port=int(port)))
-    return Index(folder, client, name=name or f"test-{uuid.uuid4().hex[:8]}", model=embedder.name, dim=embedder.dim,
-                 shared=True)
+    return Index(
+        folder, client, name=name or f"test-{uuid.uuid4().hex[:8]}", model=embedder.name, dim=embedder.dim, shared=True
+    )
 
 
 def test_server_gives_the_same_answers_as_embedded(tmp_path):
@@ -31,7 +37,7 @@ def test_server_gives_the_same_answers_as_embedded(tmp_path):
     for index in (local, remote):
         report = ingest(load_sources([SMOKE / "articles.jsonl.gz"]), index, embedder, progress=False)
         assert report.new == 295
-    assert remote.collection.count() == local.collection.count() == sum(n for _, n in local.manifest().values())
+    assert remote.collection.count() == local.collection.count() == sum(n for _, n in local.listing().values())
     bots = [NewsBot(i, embedder) for i in (local, remote)]
     same_answer, overlap = 0, []
     questions = load_questions(SMOKE / "questions.jsonl")
@@ -79,13 +85,13 @@ def test_two_machines_see_the_same_corpus_through_the_server(tmp_path):
     assert reader.sync(force=True)  # the writer's stamp changed
     answer = bot.ask("Which tram line did the council approve?", as_of=date(2023, 3, 20))
     assert answer.retrieved[0].article.id == "tram"
-    assert reader.manifest() == writer.manifest()
+    assert reader.listing() == writer.listing()
     assert sorted(reader.lexical().ids) == sorted(writer.lexical().ids)
 
     # a write from the second machine reaches the first one the same way
     (src / "bridge.txt").write_text("date 2023-03-16 The old bridge over the Ost river will close in June.")
     ingest(load_sources([src]), reader, embedder, progress=False)
-    assert writer.sync(force=True) and set(writer.manifest()) == {"port", "tram", "bridge"}
+    assert writer.sync(force=True) and set(writer.listing()) == {"port", "tram", "bridge"}
 
 
 def test_writers_on_two_machines_exclude_each_other(tmp_path):
@@ -102,7 +108,8 @@ def test_writers_on_two_machines_exclude_each_other(tmp_path):
                 pass
     with second.writing(wait=False):  # released: free again
         assert ingest(load_sources([SMOKE / "articles.jsonl.gz"]), second, embedder, progress=False).new == 295
-    second.client.create_collection(f"newsbot-{name}-writer", metadata={"holder": "a dead writer", "expires": 0.0},
-                                    embedding_function=None)
+    second.client.create_collection(
+        f"newsbot-{name}-writer", metadata={"holder": "a dead writer", "expires": 0.0}, embedding_function=None
+    )
     with first.writing(wait=False):
         pass

@@ -1,4 +1,5 @@
 """Answers, quotes, index statistics and ingest reports as Discord embeds and messages (pure functions)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -6,13 +7,13 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
+from bot.discord_app.limits import EMBED_DESCRIPTION, EMBED_FIELDS, EMBED_TITLE, FIELD_VALUE, shorten, split_text
+from bot.render import printable
+from bot.types import Answer, Citation, Hit
 from ingest.feeds import Source
-from ingest.index import IndexStats
 from ingest.pipeline import IngestReport
 from ingest.sentences import sentence_spans
-from bot.render import printable
-from bot.discord_app.limits import EMBED_DESCRIPTION, EMBED_FIELDS, FIELD_VALUE, EMBED_TITLE, shorten, split_text
-from bot.types import Answer, Citation, Hit
+from ingest.types import IndexStats
 
 ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
@@ -40,7 +41,9 @@ def day(d: date | None) -> str:
 
 def source_field(c: Citation) -> tuple[str, str]:
     name = shorten(f"[{c.n}] " + " · ".join(p for p in (c.source or _host(c.url), day(c.date)) if p), 256)
-    title = printable(c.title or "").strip() or printable(c.article_id).strip() or f"source {c.n}"  # never an empty field
+    title = (
+        printable(c.title or "").strip() or printable(c.article_id).strip() or f"source {c.n}"
+    )  # never an empty field
     value = link(shorten(title, 300), c.url)
     if len(value) > FIELD_VALUE - 400:
         value = md(shorten(title, 300))
@@ -77,7 +80,9 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     """The answer with [n] markers, its numbered sources and a footer; split over embeds when long."""
     colour = ABSTAIN_COLOUR if answer.abstained else ANSWER_COLOUR
     title = "Not in the articles" if answer.abstained else shorten(answer.question, EMBED_TITLE)
-    parts = split_text((f"**{md(answer.short)}** — " if answer.short else "") + md(answer.text), EMBED_DESCRIPTION) or ["…"]
+    parts = split_text((f"**{md(answer.short)}** — " if answer.short else "") + md(answer.text), EMBED_DESCRIPTION) or [
+        "…"
+    ]
     embeds = [discord.Embed(title=title if i == 0 else None, description=p, colour=colour) for i, p in enumerate(parts)]
     if answer.abstained:
         asked = f"*{md(shorten(answer.question, 300))}*\n\n"
@@ -131,7 +136,11 @@ def stats_embed(stats: IndexStats, sources: list[Source] = ()) -> discord.Embed:
     if sources:
         lines = []
         for src in sources[:10]:
-            when = discord.utils.format_dt(datetime.fromtimestamp(src.last_poll, timezone.utc), "R") if src.last_poll else "not yet"
+            when = (
+                discord.utils.format_dt(datetime.fromtimestamp(src.last_poll, timezone.utc), "R")
+                if src.last_poll
+                else "not yet"
+            )
             state = f"⚠️ {md(shorten(src.last_error, 120))}" if src.last_error else f"polled {when}"
             lines.append(f"• {link(src.name, src.url if src.kind == 'feed' else None)} — {state}")
         more = f"\n… and {len(sources) - 10} more" if len(sources) > 10 else ""
@@ -143,10 +152,15 @@ def stats_embed(stats: IndexStats, sources: list[Source] = ()) -> discord.Embed:
 
 def ingest_embed(report: IngestReport, source: str) -> discord.Embed:
     ok = not report.skipped
-    e = discord.Embed(title="Ingested" if ok else "Ingested with problems", colour=ANSWER_COLOUR if ok else ERROR_COLOUR,
-                      description=md(shorten(source, 300)) + "\n" + md(report.summary()))
+    e = discord.Embed(
+        title="Ingested" if ok else "Ingested with problems",
+        colour=ANSWER_COLOUR if ok else ERROR_COLOUR,
+        description=md(shorten(source, 300)) + "\n" + md(report.summary()),
+    )
     if report.skipped:
-        e.add_field(name="Skipped", value="\n".join(md(shorten(s, 300)) for s in report.skipped[:3])[:FIELD_VALUE], inline=False)
+        e.add_field(
+            name="Skipped", value="\n".join(md(shorten(s, 300)) for s in report.skipped[:3])[:FIELD_VALUE], inline=False
+        )
     return e
 
 

@@ -5,6 +5,7 @@ answer; null questions: questions asked before their news happened, and older qu
 → prefilter → cross-encoder (with a "none of these" slot) → combiner → abstention → metrics → models/reader/ with its
 model card.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,20 +32,28 @@ class FitSettings:
     """What `newsbot train` does; every number here is recorded in the model card."""
 
     seed: int = 13
-    fit_share: float = 0.2  # the latest train questions, held out of the cross-encoder: the combiner and abstention fit there
+    fit_share: float = (
+        0.2  # the latest train questions, held out of the cross-encoder: the combiner and abstention fit there
+    )
     shortlist: int = 12  # candidates the prefilter passes on to be embedded and cross-encoded (serving cost ~ this)
-    cross_layers: int = 3  # of the MiniLM's 6: half the time to serve, the rest kept by fine-tuning (0 = no cross-encoder)
+    cross_layers: int = (
+        3  # of the MiniLM's 6: half the time to serve, the rest kept by fine-tuning (0 = no cross-encoder)
+    )
     max_length: int = 72  # tokens of question + sentence: most pairs fit, and training time grows with it
     epochs: int = 2
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
     lr: float = 8e-5  # a new head on few layers learns slowly at the usual 2e-5
-    null_before_days: int = 180  # a null question as dev's: a question asked this long before its date (news not yet written)
+    null_before_days: int = (
+        180  # a null question as dev's: a question asked this long before its date (news not yet written)
+    )
     old_questions: int = 150  # null questions as holdout's: this many early questions, kept out of the cross-encoder,
     # asked as of a late question's date against the late part's news only (an older question, a newer corpus)
     old_margin_days: int = 30  # "the late part's news": published at most this long before its first question
     null_fetch: int = 60  # hits fetched for an old-news null, of which the first top_k of the late part are kept
-    cross_nulls: bool = True  # the cross-encoder also learns "none of these" from the early questions asked before their news
+    cross_nulls: bool = (
+        True  # the cross-encoder also learns "none of these" from the early questions asked before their news
+    )
     false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
     l2: float = 1e-2  # ridge on the standardised linear models' weights
     top_k: int = 5
@@ -68,8 +77,16 @@ class Example:
     asked: object = None  # the answerer's Asked, kept for embedding the shortlist
 
 
-def collect(bot, questions: Sequence[dict], s: FitSettings, *, null: str | None = None, progress: bool,
-            as_of: Sequence[date] = (), since: date | None = None) -> list[Example]:
+def collect(
+    bot,
+    questions: Sequence[dict],
+    s: FitSettings,
+    *,
+    null: str | None = None,
+    progress: bool,
+    as_of: Sequence[date] = (),
+    since: date | None = None,
+) -> list[Example]:
     """The bot's candidates for each question, as of its date. For null="before", `null_before_days` earlier, when its
     news was not yet written (as dev's null questions: news after the corpus). For null="old", as of the matching date
     of `as_of`, from the articles published `since` then only (as holdout's: an older question, a newer corpus). A null
@@ -78,24 +95,31 @@ def collect(bot, questions: Sequence[dict], s: FitSettings, *, null: str | None 
 
     answerer = bot.answerer
     out = []
-    for i, q in enumerate(tqdm(questions, desc=f"null questions ({null})" if null else "candidates", unit=" q",
-                               disable=not progress)):
+    for i, q in enumerate(
+        tqdm(questions, desc=f"null questions ({null})" if null else "candidates", unit=" q", disable=not progress)
+    ):
         day = date.fromisoformat(q["date"])
         if null == "old":
             when = as_of[i]
-            hits = [h for h in bot.retrieve(q["question"], as_of=when, k=s.null_fetch)
-                    if h.article.date and h.article.date >= since][: s.top_k]
-            hits = [dataclasses.replace(h, rank=r) for r, h in enumerate(hits, 1)]
         else:
             when = day - timedelta(days=s.null_before_days) if null == "before" else day
-            hits = bot.retrieve(q["question"], as_of=when, k=s.top_k)[: s.top_k]
-        asked = answerer.asked(q["question"], bot.index.newest(when), when)
+        query = bot.query(q["question"], as_of=when)
+        if null == "old":
+            hits = [h for h in bot.retrieve(query, k=s.null_fetch) if h.article.date and h.article.date >= since]
+            hits = [dataclasses.replace(h, rank=r) for r, h in enumerate(hits[: s.top_k], 1)]
+        else:
+            hits = bot.retrieve(query, k=s.top_k)[: s.top_k]
+        asked = answerer.asked(query, bot.index.newest(when))
         pool = answerer.pool(asked, hits)
         labels = np.array([answer_hit(c.text, q["answers"]) for c in pool], dtype=bool)
         if null and labels.any():
             continue  # the answer was already in the news then: no null question
         wrong = [c for c in (q.get("choices") or []) if c not in q["answers"]]
-        out.append(Example(q["id"], q["question"], asked.qtype, q["answers"], wrong, null is not None, pool, labels, asked=asked))
+        out.append(
+            Example(
+                q["id"], q["question"], asked.qtype, q["answers"], wrong, null is not None, pool, labels, asked=asked
+            )
+        )
     return out
 
 
@@ -170,17 +194,23 @@ def shortlist_all(examples: Sequence[Example], reader: Reader, answerer, progres
 
     chunk = 64  # questions per embedding call
     for i in tqdm(range(0, len(examples), chunk), desc="embedding shortlists", unit=" chunk", disable=not progress):
-        part = examples[i:i + chunk]
+        part = examples[i : i + chunk]
         compared = answerer.compared_many([(ex.asked, reader.shortlist(ex.pool, ex.qtype)) for ex in part])
         for ex, shortlist in zip(part, compared):
             ex.shortlist = shortlist
             ex.short_labels = np.array([answer_hit(c.text, ex.answers) for c in shortlist], dtype=bool)
 
 
-def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, report: Callable[[str], None],
-                nulls: Sequence[tuple[str, list[str]]] = ()):
-    """Fine-tune the MiniLM's first layers as a cross-encoder, listwise: each group is one sentence that holds the answer
-    and group-1 that do not, hard ones first (the shortlist's, then those holding one of the quiz's wrong choices).
+def train_cross(
+    examples: Sequence[Example],
+    s: FitSettings,
+    progress: bool,
+    report: Callable[[str], None],
+    nulls: Sequence[tuple[str, list[str]]] = (),
+):
+    """Fine-tune the MiniLM's first layers as a cross-encoder, listwise: each group is one sentence that holds the
+    answer and group-1 that do not, hard ones first (the shortlist's, then those holding one of the quiz's wrong
+    choices).
     With `nulls` ((question, group sentences) none of which answers it), every group also holds a "none of these" slot
     of logit 0 that null groups must choose: a logit above 0 then means "this sentence answers", across questions."""
     import torch
@@ -220,7 +250,7 @@ def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, rep
         rng.shuffle(groups)
         running = []
         for i in range(0, len(groups), s.groups_per_step):
-            batch = groups[i:i + s.groups_per_step]
+            batch = groups[i : i + s.groups_per_step]
             qs = [q for q, texts, _ in batch for _ in texts]
             texts = [t for _, ts, _ in batch for t in ts]
             logits = ce.logits(ce.encode(qs, texts)).view(len(batch), s.group)
@@ -237,8 +267,10 @@ def train_cross(examples: Sequence[Example], s: FitSettings, progress: bool, rep
             bar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}")
             if not progress and len(running) % 100 == 0:  # a log line where no bar is shown
                 report(f"cross-encoder epoch {epoch + 1}: step {len(running)}, loss {np.mean(running[-100:]):.3f}")
-        report(f"cross-encoder epoch {epoch + 1}: listwise loss {np.mean(running):.3f} over {len(groups)} groups "
-               f"(chance {math.log(s.group + none):.3f})")
+        report(
+            f"cross-encoder epoch {epoch + 1}: listwise loss {np.mean(running):.3f} over {len(groups)} groups "
+            f"(chance {math.log(s.group + none):.3f})"
+        )
     bar.close()
     model.eval()
     return ce, len(groups)
@@ -262,12 +294,15 @@ def metrics(examples: Sequence[Example], reader: Reader) -> dict:
     null = [picked(ex, reader) for ex in examples if ex.null]
     answered = [hit and p >= reader.threshold for hit, p in real]
     return {
-        "questions": len(real), "null_questions": len(null),
+        "questions": len(real),
+        "null_questions": len(null),
         "pick_hit": round(float(np.mean([h for h, _ in real])), 3) if real else None,
         "answer_hit": round(float(np.mean(answered)), 3) if real else None,
         "false_abstentions": round(float(np.mean([p < reader.threshold for _, p in real])), 3) if real else None,
         "null_abstained": round(float(np.mean([p < reader.threshold for _, p in null])), 3) if null else None,
-        "shortlist_recall": round(float(np.mean([ex.short_labels.any() for ex in examples if not ex.null])), 3) if real else None,
+        "shortlist_recall": round(float(np.mean([ex.short_labels.any() for ex in examples if not ex.null])), 3)
+        if real
+        else None,
         "pool_recall": round(float(np.mean([ex.labels.any() for ex in examples if not ex.null])), 3) if real else None,
     }
 
@@ -289,23 +324,22 @@ def fit_search(bot, questions: Sequence[dict], *, progress: bool, report: Callab
     Each question's two rankings are fetched once, then ranked by the production Searcher.rank for every variant."""
     from tqdm import tqdm
 
-    from bot.answer import excluded_terms, without_exclusions
     from bot.evaluation.metrics import first_relevant_rank
 
     searcher = bot.searcher
     base = searcher.settings
     fetched = []
     for q in tqdm(questions, desc="search candidates", unit=" q", disable=not progress):
-        query, as_of = without_exclusions(q["question"]), date.fromisoformat(q["date"])
-        vector = bot.embedder.embed([query])[0]
-        fetched.append((q, query, vector, as_of, excluded_terms(q["question"]),
-                        searcher.candidates(query, vector, as_of, base.candidates)))
+        query = bot.query(q["question"], as_of=date.fromisoformat(q["date"]))
+        fetched.append((q, query, searcher.candidates(query, base.candidates)))
 
     def quality(settings) -> float:
         total = 0.0
-        for q, query, vector, as_of, avoid, cands in fetched:
-            hits = searcher.rank(query, vector, cands, k=10, as_of=as_of, settings=settings, avoid=avoid)
-            rank = first_relevant_rank([{"article_id": h.article.id, "text": h.passage.text} for h in hits], q["gold_ids"], q["answers"])
+        for q, query, cands in fetched:
+            hits = searcher.rank(query, cands, k=10, settings=settings)
+            rank = first_relevant_rank(
+                [{"article_id": h.article.id, "text": h.passage.text} for h in hits], q["gold_ids"], q["answers"]
+            )
             article = next((i for i, h in enumerate(hits, 1) if h.article.id in q["gold_ids"]), None)
             for r in (rank, article):
                 total += (r is not None and r <= 5) + (1.0 / r if r else 0.0)
@@ -325,9 +359,16 @@ def fit_search(bot, questions: Sequence[dict], *, progress: bool, report: Callab
     return best, round(best_q, 4)
 
 
-def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progress: bool = True,
-        report: Callable[[str], None] = logger.info) -> tuple[Reader, dict]:
-    """Fit every part of the reader on `questions` (train's), split by date; returns the reader and its training metrics."""
+def fit(
+    bot,
+    questions: Sequence[dict],
+    s: FitSettings = FitSettings(),
+    *,
+    progress: bool = True,
+    report: Callable[[str], None] = logger.info,
+) -> tuple[Reader, dict]:
+    """Fit every part of the reader on `questions` (train's), split by date; returns the reader and its training
+    metrics."""
     t0 = time.perf_counter()
     random.seed(s.seed)
     np.random.seed(s.seed)
@@ -337,9 +378,11 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
     old = random.Random(s.seed).sample(first, min(s.old_questions, len(first) // 2))
     held = {q["id"] for q in old}
     first = [q for q in first if q["id"] not in held]
-    report(f"split by date: {len(first)} questions {first[0]['date']}…{first[-1]['date']} for the cross-encoder, "
-           f"{len(last)} {last[0]['date']}…{last[-1]['date']} for the combiner and abstention, {len(old)} early ones "
-           "kept out for null questions")
+    report(
+        f"split by date: {len(first)} questions {first[0]['date']}…{first[-1]['date']} for the cross-encoder, "
+        f"{len(last)} {last[0]['date']}…{last[-1]['date']} for the combiner and abstention, {len(old)} early ones "
+        "kept out for null questions"
+    )
     search, search_quality = fit_search(bot, questions, progress=progress, report=report)
     bot.searcher.settings = search  # the reader learns from what this search finds
     real = collect(bot, [*first, *last], s, progress=progress)
@@ -366,8 +409,11 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
 
     # 3. combiner on the late questions (the cross-encoder never saw them); without one, on all of them
     combine_on = fit_part if s.cross_layers else real
-    reader.combiner = fit_listwise([(full_features(ex.shortlist, ex.qtype, ex.cross), ex.short_labels)
-                                    for ex in combine_on if ex.shortlist], FULL, s.l2)
+    reader.combiner = fit_listwise(
+        [(full_features(ex.shortlist, ex.qtype, ex.cross), ex.short_labels) for ex in combine_on if ex.shortlist],
+        FULL,
+        s.l2,
+    )
 
     # 4. abstention: the late questions as asked, against the same questions asked before their news
     rows, ys = [], []
@@ -381,10 +427,20 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
     reader.threshold = float(answered[int(s.false_abstention * len(answered))]) if answered else 0.5
 
     out = {
-        "seed": s.seed, "settings": s.__dict__, "cross_groups": groups, "seconds": round(time.perf_counter() - t0),
-        "split": {"cross_encoder": {"questions": len(first), "from": first[0]["date"], "to": first[-1]["date"]},
-                  "combiner": {"questions": len(last), "from": last[0]["date"], "to": last[-1]["date"],
-                               "null_questions": len(null), "old_questions": len(old)}},
+        "seed": s.seed,
+        "settings": s.__dict__,
+        "cross_groups": groups,
+        "seconds": round(time.perf_counter() - t0),
+        "split": {
+            "cross_encoder": {"questions": len(first), "from": first[0]["date"], "to": first[-1]["date"]},
+            "combiner": {
+                "questions": len(last),
+                "from": last[0]["date"],
+                "to": last[-1]["date"],
+                "null_questions": len(null),
+                "old_questions": len(old),
+            },
+        },
         "early": metrics([ex for ex in real if ex.qid not in late], reader),
         "late": metrics([*fit_part, *null], reader),
         "threshold": round(reader.threshold, 4),
@@ -393,10 +449,18 @@ def fit(bot, questions: Sequence[dict], s: FitSettings = FitSettings(), *, progr
     return reader, out
 
 
-def train(settings, set_dir, out_dir, *, measure: Sequence = (), fit_settings: FitSettings = FitSettings(),
-          progress: bool = True, report: Callable[[str], None] = logger.info) -> dict:
-    """`newsbot train`: ingest SET_DIR (cached), fit the reader, write it to OUT_DIR, then score each MEASURE set with it
-    through `newsbot eval` and write the model card with every number."""
+def train(
+    settings,
+    set_dir,
+    out_dir,
+    *,
+    measure: Sequence = (),
+    fit_settings: FitSettings = FitSettings(),
+    progress: bool = True,
+    report: Callable[[str], None] = logger.info,
+) -> dict:
+    """`newsbot train`: ingest SET_DIR (cached), fit the reader, write it to OUT_DIR, then score each MEASURE set with
+    it through `newsbot eval` and write the model card with every number."""
     from bot.evaluation.run import ingested_index, run_eval
     from bot.evaluation.sets import EvalSet
     from bot.reader.card import model_card
@@ -407,15 +471,23 @@ def train(settings, set_dir, out_dir, *, measure: Sequence = (), fit_settings: F
     train_set = EvalSet.load(set_dir)
     index, _ = ingested_index(settings, train_set, embedder, progress)
     bot = assemble(rules, index, embedder, llm=False)
-    reader, out = fit(bot, [q for q in train_set.questions if q["answerable"]], fit_settings, progress=progress, report=report)
+    reader, out = fit(
+        bot, [q for q in train_set.questions if q["answerable"]], fit_settings, progress=progress, report=report
+    )
     out["train_set"] = str(set_dir)
     reader.save(out_dir, model_card(out))
-    learned = settings.model_copy(update={"core": settings.core.model_copy(update={"reader": "learned", "reader_dir": out_dir})})
+    learned = settings.model_copy(
+        update={"core": settings.core.model_copy(update={"reader": "learned", "reader_dir": out_dir})}
+    )
     out["measured"] = {}
     for folder in measure:
         m = run_eval(folder, Path("runs") / f"train-{folder.name}", learned, progress=progress, embedder=embedder)
-        out["measured"][folder.name] = {**m["answers"], **m["abstention"], "ask_p50_ms": m["speed"]["ask_p50_ms"],
-                                        **{k: m["retrieval"][k] for k in ("recall@5", "mrr@10", "article_recall@5", "article_mrr@10")}}
+        out["measured"][folder.name] = {
+            **m["answers"],
+            **m["abstention"],
+            "ask_p50_ms": m["speed"]["ask_p50_ms"],
+            **{k: m["retrieval"][k] for k in ("recall@5", "mrr@10", "article_recall@5", "article_mrr@10")},
+        }
         report(f"{folder.name}: {out['measured'][folder.name]}")
     reader.save(out_dir, model_card(out))
     return out

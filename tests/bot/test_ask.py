@@ -1,15 +1,17 @@
 """ask() on a real index of the smoke set: cited answers, as-of dates, clear errors."""
+
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
 
+from bot.evaluation.metrics import answer_hit
+from bot.query import standalone_query
+from bot.service import NewsBot, Turn, assemble
+from bot.settings import Settings
 from ingest.errors import EmptyIndex, NewsbotError
 from ingest.types import Passage
-from bot.evaluation.metrics import answer_hit
-from bot.service import NewsBot, Turn, assemble, standalone_query
-from bot.settings import Settings
 from tests.conftest import make_index
 
 pytestmark = pytest.mark.slow
@@ -57,7 +59,7 @@ def test_as_of_excludes_later_articles(bot):
 def test_further_holds_the_lower_hits_and_the_rest_of_every_retrieved_article(bot):
     """What the answerer may cite besides the top k: the hits after them, then each retrieved article's passages that
     did not come back, once each, so that every passage of those articles is within reach."""
-    hits = bot.searcher.search("Who will headline the Super Bowl halftime show?", k=10, as_of=date(2022, 9, 30))
+    hits = bot.retrieve(bot.query("Who will headline the Super Bowl halftime show?", as_of=date(2022, 9, 30)), k=10)
     further = bot.further(hits, 5)
     assert further[:5] == hits[5:]
     rest = further[5:]
@@ -93,6 +95,17 @@ def test_empty_index_says_to_ingest_first(tmp_path, embedder):
         bot.ask("Anything?")
 
 
+def test_the_question_is_read_and_embedded_once_per_ask(smoke_index, embedder, monkeypatch):
+    """Search and the answerer share one Query: the question's text goes to the embedder once."""
+    bot = assemble(Settings.load(None), smoke_index, embedder, llm=False)
+    question = "When was the ambassador appointed?"
+    seen = []
+    real = embedder.embed
+    monkeypatch.setattr(embedder, "embed", lambda texts: seen.extend(texts) or real(texts))
+    assert not bot.ask(question, as_of=date(2022, 10, 26)).abstained
+    assert seen.count(question) == 1 and len(seen) > 1  # the answerer embedded its candidate sentences, not it
+
+
 def test_follow_up_borrows_the_previous_question():
     history = [Turn("Who will Gantz meet in Turkey?")]
     assert "Gantz" in standalone_query("and when did he leave?", history)
@@ -101,11 +114,10 @@ def test_follow_up_borrows_the_previous_question():
 
 def test_langchain_retriever_returns_the_same_passages(bot):
     """The LangChain retriever wraps the bot's own searcher: same passages, with citation metadata."""
-    from bot.retriever import NewsRetriever
 
-    retriever = NewsRetriever(searcher=bot.searcher, k=3, as_of=date(2022, 10, 26))
+    retriever = bot.retriever(k=3, as_of=date(2022, 10, 26))
     docs = retriever.invoke("When was the ambassador appointed?")
-    hits = bot.searcher.search("When was the ambassador appointed?", k=3, as_of=date(2022, 10, 26))
+    hits = bot.searcher.search(bot.query("When was the ambassador appointed?", as_of=date(2022, 10, 26)), k=3)
     assert [d.id for d in docs] == [h.passage.id for h in hits]
     assert docs[0].metadata["article_id"] == "israel-turkey-security-ties"
     assert docs[0].metadata["date"] == "2022-10-26"
@@ -115,15 +127,21 @@ def test_syndicated_copies_are_one_result_citing_one_and_mentioning_the_others(t
     """The same wire story on two sites must not take two of the top places."""
     from ingest.pipeline import ingest, load_sources
 
-    story = ("date 2023-03-14 The harbour of Eastport reopened on Tuesday after a three-day closure caused by "
-             "the storm. Harbour master Jane Holt said forty ships had waited offshore.")
+    story = (
+        "date 2023-03-14 The harbour of Eastport reopened on Tuesday after a three-day closure caused by "
+        "the storm. Harbour master Jane Holt said forty ships had waited offshore."
+    )
     for name in ("wire-a", "wire-b"):
         (tmp_path / f"{name}.txt").write_text(story)
-    (tmp_path / "other.txt").write_text("date 2023-03-13 Storm warnings were issued for the harbour of Eastport on Monday.")
+    (tmp_path / "other.txt").write_text(
+        "date 2023-03-13 Storm warnings were issued for the harbour of Eastport on Monday."
+    )
     index = make_index(tmp_path / "index", embedder)
     ingest(load_sources([tmp_path]), index, embedder, progress=False)
     bot = NewsBot(index, embedder)
-    answer = bot.ask("How many ships had waited offshore, according to harbour master Jane Holt?", as_of=date(2023, 3, 20))
+    answer = bot.ask(
+        "How many ships had waited offshore, according to harbour master Jane Holt?", as_of=date(2023, 3, 20)
+    )
     ids = [h.article.id for h in answer.retrieved]
     assert len({"wire-a", "wire-b"} & set(ids)) == 1 and "other" in ids
     (c,) = answer.citations

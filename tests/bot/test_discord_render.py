@@ -1,16 +1,17 @@
 """Rendering for Discord as pure functions: nothing lost when split, every embed within Discord's limits."""
+
 from __future__ import annotations
 
 import dataclasses
 from datetime import date
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.discord_app.limits import EMBED_TOTAL, embed_problems, pack_embeds, split_text
 from bot.discord_app.render import answer_embeds, quotes_message
 from bot.types import Answer, Citation, Hit
-from ingest.index import StoredArticle
-from ingest.types import Passage
+from ingest.types import Passage, StoredArticle
 
 text_with_breaks = st.text(st.sampled_from("ab .!?\n\t\u00e9\U0001f600\u201d"), max_size=9000)
 
@@ -33,13 +34,28 @@ def test_split_prefers_line_then_sentence_boundaries():
 
 
 def citation(n: int, title: str = "Port reopens after storm") -> Citation:
-    return Citation(n, f"a{n}", f"a{n}#0", title, f"https://example.com/news/{n}?a=(b)", date(2023, 3, 14), "Harbour Times",
-                    "The harbour reopened on Tuesday.")
+    return Citation(
+        n,
+        f"a{n}",
+        f"a{n}#0",
+        title,
+        f"https://example.com/news/{n}?a=(b)",
+        date(2023, 3, 14),
+        "Harbour Times",
+        "The harbour reopened on Tuesday.",
+    )
 
 
 def answer(text: str, citations=(), abstained=False, retrieved=()) -> Answer:
-    return Answer("When did the port reopen?", text, tuple(citations), abstained, retrieved, date(2023, 3, 20),
-                  timings={"search_ms": 20, "answer_ms": 30})
+    return Answer(
+        "When did the port reopen?",
+        text,
+        tuple(citations),
+        abstained,
+        retrieved,
+        date(2023, 3, 20),
+        timings={"search_ms": 20, "answer_ms": 30},
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -73,6 +89,10 @@ def test_sources_link_titles_and_markdown_in_articles_is_shown_literally():
 def test_abstentions_show_closest_matches():
     article = StoredArticle("a1", "h", "Port reopens", "https://example.com/p", date(2023, 3, 14), "Harbour Times", 1)
     hit = Hit(Passage("a1#0", "a1", 0, "The harbour reopened on Tuesday after the storm.", 0, 48), article, 0.3, 1)
-    (embed,) = answer_embeds(answer("The ingested articles do not answer this question.", abstained=True, retrieved=(hit,)))
+    (embed,) = answer_embeds(
+        answer("The ingested articles do not answer this question.", abstained=True, retrieved=(hit,))
+    )
     assert embed.title == "Not in the articles"
-    assert embed.fields[0].name == "Closest matches" and "[Port reopens](https://example.com/p)" in embed.fields[0].value
+    assert (
+        embed.fields[0].name == "Closest matches" and "[Port reopens](https://example.com/p)" in embed.fields[0].value
+    )

@@ -1,16 +1,17 @@
 """Search pieces: neighbouring passages merged into one hit, cited by the stored passage that holds the quote."""
+
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ingest.index import StoredArticle
-from ingest.split import split_article
-from ingest.types import Article
 from bot.search import merge
 from bot.types import Hit
+from ingest.split import split_article
+from ingest.types import Article, StoredArticle
 from tests.ingest.test_split import texts
 
 
@@ -21,18 +22,18 @@ def test_merged_neighbours_slice_the_article_and_map_back_to_their_passages(text
     and every part's text is found at its own offsets, which map back to a stored passage holding it."""
     passages = split_article(Article(id="a", text=text), max_chars=max_chars, overlap=overlap)
     first = data.draw(st.integers(0, len(passages) - 1))
-    parts = passages[first:first + data.draw(st.integers(1, 3))]
+    parts = passages[first : first + data.draw(st.integers(1, 3))]
     joined = merge(data.draw(st.permutations(parts)))
     assert (joined.id, joined.n, joined.start, joined.end) == (parts[0].id, parts[0].n, parts[0].start, parts[-1].end)
     assert len(joined.text) == joined.end - joined.start
-    assert all(c == a or (c == "\n" and a.isspace()) for c, a in zip(joined.text, text[joined.start:joined.end]))
+    assert all(c == a or (c == "\n" and a.isspace()) for c, a in zip(joined.text, text[joined.start : joined.end]))
     article = StoredArticle("a", "h", None, None, None, None, 1)
     hit = Hit(joined, article, 1.0, 1, parts=tuple(parts) if len(parts) > 1 else ())
     for p in parts:
         a, b = p.start - joined.start, p.end - joined.start
         assert joined.text[a:b] == p.text
         holder = hit.stored_passage(a, b)  # p, or an earlier part that overlaps it wholly
-        assert holder.text[a - (holder.start - joined.start):][: b - a] == p.text
+        assert holder.text[a - (holder.start - joined.start) :][: b - a] == p.text
 
 
 @pytest.mark.slow
@@ -43,9 +44,12 @@ def test_a_hit_joins_its_neighbour_and_cites_the_passage_that_holds_the_quote(sm
 
     bot = NewsBot(smoke_index, embedder)
     merged = 0
-    for question in ("Who will Gantz meet in Turkey?", "When was the ambassador appointed?",
-                     "What has prompted discussions between Israel and Turkey besides the thaw?",
-                     "When did diplomatic relations between Israel and Turkey hit an all-time low?"):
+    for question in (
+        "Who will Gantz meet in Turkey?",
+        "When was the ambassador appointed?",
+        "What has prompted discussions between Israel and Turkey besides the thaw?",
+        "When did diplomatic relations between Israel and Turkey hit an all-time low?",
+    ):
         answer = bot.ask(question, as_of=date(2022, 10, 26))
         shown = [p.id for h in answer.retrieved for p in (h.parts or (h.passage,))]
         assert len(shown) == len(set(shown))
@@ -67,14 +71,19 @@ def test_rankings_fetched_once_and_ranked_again_equal_search(smoke_index, embedd
     what search() returns."""
     import dataclasses
 
+    from bot.query import read_question
     from bot.search import Searcher, SearchSettings
 
-    searcher = Searcher(smoke_index, embedder)
-    as_of = date(2022, 10, 26)
-    for query in ("When was the ambassador appointed?", "Who will headline the Super Bowl halftime show?"):
-        vector = embedder.embed([query])[0]
-        cands = searcher.candidates(query, vector, as_of, SearchSettings().candidates)
-        for s in (SearchSettings(), dataclasses.replace(SearchSettings(), lexical_weight=0.5, recency_weight=0.0, rrf_k=60)):
-            direct = searcher.search(query, k=10, as_of=as_of, settings=s)
-            again = searcher.rank(query, vector, cands, k=10, as_of=as_of, settings=s)
-            assert [(h.passage.id, round(h.score, 9)) for h in direct] == [(h.passage.id, round(h.score, 9)) for h in again]
+    searcher = Searcher(smoke_index)
+    for question in ("When was the ambassador appointed?", "Who will headline the Super Bowl halftime show?"):
+        query = read_question(question, as_of=date(2022, 10, 26), embedder=embedder)
+        cands = searcher.candidates(query, SearchSettings().candidates)
+        for s in (
+            SearchSettings(),
+            dataclasses.replace(SearchSettings(), lexical_weight=0.5, recency_weight=0.0, rrf_k=60),
+        ):
+            direct = searcher.search(query, k=10, settings=s)
+            again = searcher.rank(query, cands, k=10, settings=s)
+            assert [(h.passage.id, round(h.score, 9)) for h in direct] == [
+                (h.passage.id, round(h.score, 9)) for h in again
+            ]

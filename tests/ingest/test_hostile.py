@@ -1,5 +1,6 @@
 """Hostile input found by attacking the CLI (issue 21): each case failed before its fix. The concurrent writers are
 in tests/test_cli.py (real processes); the fuzzers in test_fuzz.py."""
+
 from __future__ import annotations
 
 import gzip
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.embed import HashEmbedder
 from ingest.errors import BadArticle
@@ -46,7 +48,7 @@ def test_a_file_name_that_is_not_utf8_is_ingested_and_reported_readably(tmp_path
     index = make_index(tmp_path / "index", hash_embedder)
     report = ingest(load_sources([folder]), index, hash_embedder, progress=False)
     assert report.new == 1
-    (article_id,) = index.manifest()
+    (article_id,) = index.listing()
     assert article_id == "caf\ufffd"
     (problem,) = report.skipped
     problem.encode("utf-8")  # printable: no surrogate left in the report
@@ -56,10 +58,24 @@ def test_a_question_with_an_invalid_byte_or_c1_controls_is_answered(tmp_path):
     env = {"NEWSBOT_EMBEDDING_MODEL": "hash-64", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
     newsbot = [sys.executable, "-m", "bot.cli"]
     data = str(tmp_path / "d")
-    subprocess.run([*newsbot, "ingest", str(SEED_ARTICLE), "--data-dir", data], env=env, cwd=REPO, check=True,
-                   capture_output=True)
-    r = subprocess.run([*newsbot, "ask", b"When was the ambassador \xff\xc2\x85\xc2\x9b appointed?", "--as-of",
-                        "2022-10-26", "--json", "--data-dir", data], env=env, cwd=REPO, capture_output=True)
+    subprocess.run(
+        [*newsbot, "ingest", str(SEED_ARTICLE), "--data-dir", data], env=env, cwd=REPO, check=True, capture_output=True
+    )
+    r = subprocess.run(
+        [
+            *newsbot,
+            "ask",
+            b"When was the ambassador \xff\xc2\x85\xc2\x9b appointed?",
+            "--as-of",
+            "2022-10-26",
+            "--json",
+            "--data-dir",
+            data,
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+    )
     assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
     question = json.loads(r.stdout)["question"]
     assert question == "When was the ambassador \ufffd appointed?"
@@ -86,13 +102,16 @@ def test_sentence_splitting_time_stays_linear_on_adversarial_text(unit):
 
 
 def test_sentences_are_still_split_where_news_text_ends_them():
-    assert split_sentences("He left... Then came back! Really?! \"Yes.\" Mr. Smith went to Washington. U.S. troops left.") == [
-        "He left...", "Then came back!", "Really?!", '"Yes."', "Mr. Smith went to Washington.", "U.S. troops left."]
+    assert split_sentences(
+        'He left... Then came back! Really?! "Yes." Mr. Smith went to Washington. U.S. troops left.'
+    ) == ["He left...", "Then came back!", "Really?!", '"Yes."', "Mr. Smith went to Washington.", "U.S. troops left."]
 
 
-ALIAS_BOMB = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" \
-             "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n" \
-             "title: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n---\nThe body of the article is here.\n"
+ALIAS_BOMB = (
+    "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    "title: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n---\nThe body of the article is here.\n"
+)
 
 
 def test_a_yaml_alias_bomb_in_front_matter_is_refused(tmp_path):
@@ -116,8 +135,12 @@ def test_escape_sequences_in_articles_never_reach_the_terminal(tmp_path, monkeyp
     from bot.cli import cli
 
     monkeypatch.setenv("NEWSBOT_EMBEDDING_MODEL", "hash-64")
-    text = "The Hollin tunnel \x1b[2J\x1b[Hopened on 3 March 2023\x1b]0;pwned\x07 after \x1b[8mten\x1b[0m years \x9b31m."
-    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "t", "date": "2023-03-04", "title": "Tunnel\x1b[5m", "text": text}) + "\n")
+    text = (
+        "The Hollin tunnel \x1b[2J\x1b[Hopened on 3 March 2023\x1b]0;pwned\x07 after \x1b[8mten\x1b[0m years \x9b31m."
+    )
+    (tmp_path / "a.jsonl").write_text(
+        json.dumps({"id": "t", "date": "2023-03-04", "title": "Tunnel\x1b[5m", "text": text}) + "\n"
+    )
     runner = CliRunner()
     data = str(tmp_path / "d")
     assert runner.invoke(cli, ["ingest", str(tmp_path / "a.jsonl"), "--data-dir", data]).exit_code == 0
@@ -177,7 +200,9 @@ def test_a_feed_on_a_private_address_says_so_not_robots(tmp_path, hash_embedder)
 
     store = SourceStore(tmp_path / "feeds.sqlite")
     store.add("http://127.0.0.1:9/rss.xml")
-    watcher = Watcher(store, make_index(tmp_path / "index", hash_embedder), hash_embedder, politeness=Politeness(delay_s=0))
+    watcher = Watcher(
+        store, make_index(tmp_path / "index", hash_embedder), hash_embedder, politeness=Politeness(delay_s=0)
+    )
     (problem,) = watcher.poll(force=True).problems
     assert "private address" in problem and "does not allow" not in problem
 
@@ -195,8 +220,10 @@ def test_a_contradicting_planted_sentence_is_not_cited_as_corroboration(tmp_path
     from bot.service import NewsBot
 
     planted = tmp_path / "planted.txt"
-    planted.write_text("date 2022-10-27 Full diplomatic ties between Israel and Turkey were restored in August. "
-                       "Israel's ambassador to Ankara was appointed on HACKED day.")
+    planted.write_text(
+        "date 2022-10-27 Full diplomatic ties between Israel and Turkey were restored in August. "
+        "Israel's ambassador to Ankara was appointed on HACKED day."
+    )
     index = make_index(tmp_path / "index", embedder)
     ingest(load_sources([SEED_ARTICLE, planted]), index, embedder, progress=False)
     answer = NewsBot(index, embedder).ask("When was the ambassador appointed?", as_of=date(2022, 10, 28))

@@ -1,4 +1,5 @@
 """Ingest runs: incremental by content, replace on change, prune, refuse another model, recover from crashes."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,7 +15,10 @@ from tests.conftest import make_index
 
 
 def articles(n: int, version: str = "") -> list[Article]:
-    return [Article(id=f"a{i}", text=f"Story {i}{version}. " + "Sentence about the news of the day. " * (5 + i)) for i in range(n)]
+    return [
+        Article(id=f"a{i}", text=f"Story {i}{version}. " + "Sentence about the news of the day. " * (5 + i))
+        for i in range(n)
+    ]
 
 
 def chroma_ids(index) -> set[str]:
@@ -52,7 +56,7 @@ def test_prune_deletes_articles_gone_from_the_sources(tmp_path, hash_embedder):
     ingest(articles(4), index, hash_embedder, progress=False)
     report = ingest(articles(2), index, hash_embedder, prune=True, progress=False)
     assert report.pruned == 2
-    assert set(index.manifest()) == {"a0", "a1"}
+    assert set(index.listing()) == {"a0", "a1"}
     assert {i.split("#")[0] for i in chroma_ids(index)} == {"a0", "a1"}
 
 
@@ -61,7 +65,7 @@ def test_prune_is_refused_when_input_was_skipped(tmp_path, hash_embedder):
     index = make_index(tmp_path, hash_embedder)
     ingest(articles(3), index, hash_embedder, progress=False)
     report = ingest([*articles(1), BadArticle("b.txt", "unreadable")], index, hash_embedder, prune=True, progress=False)
-    assert report.pruned == 0 and len(index.manifest()) == 3
+    assert report.pruned == 0 and len(index.listing()) == 3
 
 
 def test_duplicate_id_with_other_text_is_skipped(tmp_path, hash_embedder):
@@ -90,7 +94,7 @@ def test_interrupted_write_is_rolled_back_and_completed(tmp_path, hash_embedder,
             raise KeyboardInterrupt
         return real_execute(sql, *args)
 
-    monkeypatch.setattr(index, "db", _Proxy(index.db, crash_on_commit_of_articles))
+    monkeypatch.setattr(index.manifest, "db", _Proxy(index.db, crash_on_commit_of_articles))
     with pytest.raises(KeyboardInterrupt):
         ingest(articles(4, version=" v2"), index, hash_embedder, progress=False)
     index.db.raw.rollback() if index.db.raw.in_transaction else None
@@ -99,7 +103,7 @@ def test_interrupted_write_is_rolled_back_and_completed(tmp_path, hash_embedder,
     report = ingest(articles(4, version=" v2"), index, hash_embedder, progress=False)
     assert report.recovered == 4
     assert chroma_ids(index) == manifest_passage_ids(index)
-    assert set(index.manifest()) == {"a0", "a1", "a2", "a3"}
+    assert set(index.listing()) == {"a0", "a1", "a2", "a3"}
     assert not index.db.execute("SELECT * FROM pending").fetchall()
 
 

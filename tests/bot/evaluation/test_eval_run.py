@@ -1,4 +1,5 @@
 """`newsbot eval` on ../shared/eval/smoke: all files written, metrics recomputable, quality above floors."""
+
 from __future__ import annotations
 
 import json
@@ -66,3 +67,25 @@ def test_rerun_resumes_without_answering_again(smoke_eval, embedder):
     assert asked == []
     assert again["answers"] == metrics["answers"]
     assert again["speed"]["reingest_seconds"] is not None
+
+
+def test_eval_answers_as_the_cli_does(smoke_eval, embedder):
+    """The bot that `newsbot ask` builds (build_bot) gives, over the same index and settings, the answer, citations
+    and hits that `newsbot eval` recorded: the eval measures the product, not a variant of it."""
+    from datetime import date
+
+    from bot.evaluation.sets import EvalSet
+    from bot.service import build_bot
+
+    settings, out, metrics = smoke_eval
+    bot = build_bot(settings, embedder, index_name=metrics["config"]["index"], llm=False)
+    rows = {r["id"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
+    questions = EvalSet.load(SMOKE).questions
+    checked = [q for q in questions if q["answerable"]][:4] + [q for q in questions if not q["answerable"]][:1]
+    for q in checked:
+        answer = bot.ask(q["question"], as_of=date.fromisoformat(q["date"]))
+        row = rows[q["id"]]
+        assert (answer.text, answer.abstained) == (row["answer"], row["abstained"])
+        assert [c.passage_id for c in answer.citations] == [c["passage_id"] for c in row["citations"]]
+        assert [h.passage.id for h in answer.retrieved[:10]] == [h["passage_id"] for h in row["retrieved"]]
+    assert any(not rows[q["id"]]["abstained"] for q in checked)
