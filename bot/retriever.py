@@ -7,7 +7,7 @@ from datetime import date
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, SkipValidation
 
 from bot.query import read_question
 from bot.search import Searcher
@@ -43,7 +43,7 @@ class NewsRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     searcher: Searcher
-    embedder: Embedder
+    embedder: SkipValidation[Embedder]  # a Protocol, which pydantic cannot check with isinstance
     k: int = 5
     as_of: date | None = None  # None: today
 
