@@ -268,9 +268,8 @@ class Candidate:
     context: float  # the same share over the sentence and its neighbours
     type_match: float
     novel: float  # 1 when the sentence says something beyond the question's own words (see novelty())
-    age: int = (
-        0  # days between the sentence's article and the newest article available (0 for a question about the past)
-    )
+    # days between the sentence's article and the newest article available (0 for a question about the past)
+    age: int = 0
     stale: int = 0  # the same for every question: evidence much older than the news at hand may be about another story
     announced: float = 0.0  # 1 when the sentence announces the future and the question asks about the past
     headline: str | None = None  # set when this candidate is the article's headline, not a sentence of the passage

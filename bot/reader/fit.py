@@ -32,28 +32,24 @@ class FitSettings:
     """What `newsbot train` does; every number here is recorded in the model card."""
 
     seed: int = 13
-    fit_share: float = (
-        0.2  # the latest train questions, held out of the cross-encoder: the combiner and abstention fit there
-    )
+    # the latest train questions, held out of the cross-encoder: the combiner and abstention fit there
+    fit_share: float = 0.2
     shortlist: int = 12  # candidates the prefilter passes on to be embedded and cross-encoded (serving cost ~ this)
-    cross_layers: int = (
-        3  # of the MiniLM's 6: half the time to serve, the rest kept by fine-tuning (0 = no cross-encoder)
-    )
+    # of the MiniLM's 6: half the time to serve, the rest kept by fine-tuning (0 = no cross-encoder)
+    cross_layers: int = 3
     max_length: int = 72  # tokens of question + sentence: most pairs fit, and training time grows with it
     epochs: int = 2
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
     lr: float = 8e-5  # a new head on few layers learns slowly at the usual 2e-5
-    null_before_days: int = (
-        180  # a null question as dev's: a question asked this long before its date (news not yet written)
-    )
+    # a null question as dev's: a question asked this long before its date (news not yet written)
+    null_before_days: int = 180
     old_questions: int = 150  # null questions as holdout's: this many early questions, kept out of the cross-encoder,
     # asked as of a late question's date against the late part's news only (an older question, a newer corpus)
     old_margin_days: int = 30  # "the late part's news": published at most this long before its first question
     null_fetch: int = 60  # hits fetched for an old-news null, of which the first top_k of the late part are kept
-    cross_nulls: bool = (
-        True  # the cross-encoder also learns "none of these" from the early questions asked before their news
-    )
+    # the cross-encoder also learns "none of these" from the early questions asked before their news
+    cross_nulls: bool = True
     false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
     l2: float = 1e-2  # ridge on the standardised linear models' weights
     top_k: int = 5
