@@ -50,9 +50,8 @@ QUESTION = (
 _FULL_COLUMN = {name: i for i, name in enumerate(FULL)}
 
 FRESH_DAYS = 30.0  # the age at which a sentence's article counts as fully old (fresh = exp(-age / FRESH_DAYS))
-STALE_DAYS = (
-    90.0  # evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))
-)
+# evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))
+STALE_DAYS = 90.0
 
 
 def _cheap_row(c, qtype: str | None) -> list[float]:
