@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import math
 import pickle
-import random
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.evaluation.run import ingested_index  # noqa: E402
 from bot.evaluation.sets import EvalSet  # noqa: E402
 from bot.reader.features import CHEAP, cheap_features, question_features  # noqa: E402
-from bot.reader.fit import FitSettings, collect, old_news_nulls  # noqa: E402
+from bot.reader.fit import FitSettings, collect, old_news_nulls, split_by_date  # noqa: E402
 from bot.service import assemble, build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
@@ -36,17 +35,11 @@ def collect_pools(set_dir: Path) -> list[dict]:
     settings = Settings.load(None)
     settings = settings.model_copy(update={"core": settings.core.model_copy(update={"reader": "learned"})})
     embedder = build_embedder(settings)
-    index, _ = ingested_index(settings, EvalSet.load(set_dir), embedder, True)
+    eval_set = EvalSet.load(set_dir)
+    index, _ = ingested_index(settings, eval_set, embedder, True)
     bot = assemble(settings, index, embedder, llm=False)
     s = FitSettings()
-    questions = sorted(
-        (q for q in EvalSet.load(set_dir).questions if q["answerable"]), key=lambda q: (q["date"], q["id"])
-    )
-    cut = int(len(questions) * (1 - s.fit_share))  # the split of fit()
-    first, last = questions[:cut], questions[cut:]
-    old = random.Random(s.seed).sample(first, min(s.old_questions, len(first) // 2))
-    held = {q["id"] for q in old}
-    first = [q for q in first if q["id"] not in held]
+    first, last, old = split_by_date([q for q in eval_set.questions if q["answerable"]], s)
     parts = {
         "early": collect(bot, first, s, progress=True),
         "late": collect(bot, last, s, progress=True),

@@ -355,6 +355,17 @@ def fit_search(bot, questions: Sequence[dict], *, progress: bool, report: Callab
     return best, round(best_q, 4)
 
 
+def split_by_date(questions: Sequence[dict], s: FitSettings) -> tuple[list[dict], list[dict], list[dict]]:
+    """(the cross-encoder's early questions, the latest `fit_share` for the combiner and abstention, the early ones
+    drawn with the seed and kept out to be asked as null questions), by question date."""
+    questions = sorted(questions, key=lambda q: (q["date"], q["id"]))
+    cut = int(len(questions) * (1 - s.fit_share))
+    first, last = questions[:cut], questions[cut:]
+    old = random.Random(s.seed).sample(first, min(s.old_questions, len(first) // 2))
+    held = {q["id"] for q in old}
+    return [q for q in first if q["id"] not in held], last, old
+
+
 def fit(
     bot,
     questions: Sequence[dict],
@@ -368,12 +379,8 @@ def fit(
     t0 = time.perf_counter()
     random.seed(s.seed)
     np.random.seed(s.seed)
-    questions = sorted(questions, key=lambda q: (q["date"], q["id"]))
-    cut = int(len(questions) * (1 - s.fit_share))
-    first, last = questions[:cut], questions[cut:]
-    old = random.Random(s.seed).sample(first, min(s.old_questions, len(first) // 2))
-    held = {q["id"] for q in old}
-    first = [q for q in first if q["id"] not in held]
+    questions = sorted(questions, key=lambda q: (q["date"], q["id"]))  # fit_search sees them in this order
+    first, last, old = split_by_date(questions, s)
     report(
         f"split by date: {len(first)} questions {first[0]['date']}…{first[-1]['date']} for the cross-encoder, "
         f"{len(last)} {last[0]['date']}…{last[-1]['date']} for the combiner and abstention, {len(old)} early ones "
