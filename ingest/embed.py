@@ -6,6 +6,7 @@ import ctypes
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -23,6 +24,9 @@ TRIM_EVERY = 1024
 TRIM_MIN_BATCH = 256  # malloc_trim costs ~7 ms: worth it after an ingest batch, not after a question
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt() parameters of glibc's malloc.h
 _TRACED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the tokenizer outputs a traced model takes
+# What one more forward pass costs, in padded tokens: ~32 on 2 AVX2 cores (20 ms fixed, 0.6 ms a token), ~130 with
+# AMX (5 ms, 0.04 ms); `length_batches` cuts a batch only where the shorter texts' padding costs more than this
+BATCH_OVERHEAD_TOKENS = 64
 
 
 def _keep_freed_memory() -> None:
@@ -163,14 +167,44 @@ class SentenceTransformerEmbedder:
         return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
 
     def _encode_traced(self, texts: Sequence[str]) -> np.ndarray:
-        """What `encode` does, through the trace: longest texts batched together (least padding), order kept."""
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        """What `encode` does, through the trace: texts of similar length batched together (`length_batches`), order
+        kept."""
+        model = self._model
+        lengths = [
+            len(ids)
+            for ids in model.tokenizer(list(texts), truncation=True, max_length=model.max_seq_length)["input_ids"]
+        ]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for i in range(0, len(order), self.batch_size):
-            chunk = order[i : i + self.batch_size]
-            features = self._model.preprocess([texts[j] for j in chunk])
+        for chunk in length_batches(lengths, self.batch_size):
+            features = model.preprocess([texts[j] for j in chunk])
             out[chunk] = self._traced(*(features[k] for k in _TRACED_INPUTS if k in features)).float().numpy()
         return out
+
+
+def length_batches(lengths: Sequence[int], cap: int, overhead: int | None = None) -> list[list[int]]:
+    """Indices of texts of these token lengths in batches of at most `cap`, longest first, cut where the padding saved
+    is worth another forward pass: the batches minimise `overhead` × batches + Σ batch size × its longest length.
+
+    A question's twelve candidate sentences run 10–60 tokens: padded to the longest, 40 % of the tokens computed were
+    padding (smoke); cut in about two batches where their lengths drop, a learned ask is ~16 % faster with the same
+    answers. An ingest's passages, sorted by length, carry ~1 % padding either way and are embedded as fast.
+    """
+    overhead = BATCH_OVERHEAD_TOKENS if overhead is None else overhead
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    longest = [lengths[i] for i in order]
+    n = len(order)
+    # cost[i]: the cheapest batching of order[i:], whose first batch ends at cut[i]
+    cost, cut = [0.0] * (n + 1), [n] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        cost[i] = math.inf
+        for j in range(i + 1, min(n, i + cap) + 1):
+            if (c := overhead + longest[i] * (j - i) + cost[j]) <= cost[i]:  # ties: the fuller batch first
+                cost[i], cut[i] = c, j
+    batches, i = [], 0
+    while i < n:
+        batches.append(order[i : cut[i]])
+        i = cut[i]
+    return batches
 
 
 def mean_pooled_trace(model):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.embed import PACKAGED_MODEL, bf16_supported, resolve_model_path
+from ingest.embed import PACKAGED_MODEL, bf16_supported, length_batches, resolve_model_path
 
 BATCH = 32  # pairs per forward pass when scoring many (training's evaluation); a question has fewer
 
@@ -128,12 +128,16 @@ class CrossEncoder:
         return self.score_pairs([question] * len(texts), texts)
 
     def score_pairs(self, questions: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """One logit per (question, text) pair, in their order; pairs of similar length are batched together."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
         torch = self._torch
-        out = []
+        pairs = self.tokenizer(list(questions), list(texts), truncation="longest_first", max_length=self.max_length)
+        out = np.zeros(len(texts), dtype=np.float32)
         with torch.inference_mode():
-            for i in range(0, len(texts), BATCH):
-                out.append(self.logits(self.encode(questions[i : i + BATCH], texts[i : i + BATCH])).numpy())
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+            for chunk in length_batches([len(ids) for ids in pairs["input_ids"]], BATCH):
+                out[chunk] = self.logits(self.encode([questions[j] for j in chunk], [texts[j] for j in chunk])).numpy()
+        return out
 
     def save(self, folder: Path) -> None:
         """Weights as fp16 safetensors (half the size; scores agree with fp32 to ~1e-3), the encoder's config and the

@@ -102,6 +102,24 @@ def test_logistic_fit_separates_the_classes():
     assert np.mean((lin(x) > 0) == y) > 0.95
 
 
+def test_the_cross_encoder_scores_each_pair_as_if_alone_whatever_it_is_batched_with():
+    """Pairs of very different lengths are batched by length; every score comes back in its pair's place."""
+    cross = Reader.load().cross
+    question = "When was Israel's ambassador to Turkey appointed?"
+    texts = [
+        "Israel appointed an ambassador.",
+        "Israel's ambassador to Ankara, Irit Lillian, was appointed the following month, after the two countries "
+        "announced in August 2022 that they would restore full diplomatic ties and exchange ambassadors again.",
+        "Ties had been cut in 2018.",
+        "Turkey's president met Israel's president in Ankara in March, the first such visit since 2008, and the two "
+        "leaders spoke of a new era in relations between the countries after more than a decade of tension.",
+    ]
+    together = cross.score(question, texts)
+    alone = np.array([cross.score(question, [t])[0] for t in texts])
+    assert np.allclose(together, alone, atol=0.05), (together, alone)
+    assert len(set(np.round(alone, 2))) == len(texts)  # distinct scores: a misplaced one would be seen
+
+
 def learned(settings: Settings) -> Settings:
     return settings.model_copy(update={"core": settings.core.model_copy(update={"reader": "learned"})})
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.embed import SentenceTransformerEmbedder, bf16_supported
+from ingest.embed import SentenceTransformerEmbedder, bf16_supported, length_batches
 from ingest.loaders import load_path
 from ingest.split import split_article
 
@@ -70,3 +70,19 @@ def test_a_model_that_is_not_mean_pooled_is_not_traced(tmp_path):
     vectors = cls.embed(texts)
     assert cls._traced is None
     assert cosines(vectors, cls.model.encode(texts, convert_to_numpy=True)).min() > 0.9999
+
+
+@pytest.mark.parametrize(
+    ("lengths", "cap", "sizes"),
+    [
+        ([200] + [10] * 11, 32, [1, 11]),  # one long sentence is not worth padding eleven short ones to its length
+        ([50] * 70, 32, [32, 32, 6]),  # equal lengths: as few batches as the cap allows
+        ([30, 29, 28, 31], 32, [4]),  # a few tokens of padding are cheaper than another pass
+        ([], 32, []),
+    ],
+)
+def test_texts_of_similar_length_are_batched_together(lengths, cap, sizes):
+    batches = length_batches(lengths, cap, overhead=64)
+    assert [len(b) for b in batches] == sizes
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))  # every text once
+    assert all(min(lengths[i] for i in a) >= max(lengths[i] for i in b) for a, b in zip(batches, batches[1:]))
