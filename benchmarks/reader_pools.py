@@ -12,7 +12,6 @@ then numpy over the cache instead of a retrain. Train only: never point it at ho
 from __future__ import annotations
 
 import argparse
-import math
 import pickle
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.evaluation.run import ingested_index  # noqa: E402
 from bot.evaluation.sets import EvalSet  # noqa: E402
-from bot.reader.features import CHEAP, cheap_features, question_features  # noqa: E402
+from bot.reader.features import cheap_features, full_rows  # noqa: E402
 from bot.reader.fit import FitSettings, collect, old_news_nulls, split_by_date  # noqa: E402
 from bot.service import assemble, build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -68,12 +67,7 @@ def collect_pools(set_dir: Path) -> list[dict]:
 
 def full_of(d: dict, idx: np.ndarray) -> np.ndarray:
     """FULL rows of the candidates `idx`, as full_features computes them over that compared set."""
-    cheap = d["cheap"][idx].copy()
-    gap = CHEAP.index("overlap_gap")
-    cheap[:, gap] = cheap[:, 0] - cheap[:, 0].max()
-    sem, cross = d["semantic"][idx], d["cross"][idx]
-    rest = np.stack([sem, sem - sem.max(), d["dense"][idx], cross, cross - cross.max()], axis=1)
-    return np.concatenate([cheap, rest], axis=1)
+    return full_rows(d["cheap"][idx], d["semantic"][idx], d["dense"][idx], d["cross"][idx])
 
 
 def serve(d: dict, reader, n: int) -> tuple[bool, bool, float]:
@@ -81,9 +75,7 @@ def serve(d: dict, reader, n: int) -> tuple[bool, bool, float]:
     if not len(d["labels"]):
         return False, False, 0.0
     idx = np.argsort(-reader.prefilter(d["cheap"]), kind="stable")[:n]
-    x = full_of(d, idx)
-    logits = reader.combiner(x)
-    p = 1 / (1 + math.exp(-float(reader.abstainer(question_features(x, logits, d["qtype"])))))
+    logits, p = reader.judge(full_of(d, idx), d["qtype"])
     return bool(d["labels"][idx].any()), bool(d["labels"][idx[int(np.argmax(logits))]]), p
 
 

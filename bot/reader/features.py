@@ -86,10 +86,21 @@ def cheap_features(candidates: Sequence, qtype: str | None) -> np.ndarray:
 
 def full_features(candidates: Sequence, qtype: str | None, cross: np.ndarray) -> np.ndarray:
     """One row of FULL per compared candidate; `cross` holds the cross-encoder's logits (zeros without one)."""
-    cheap = cheap_features(candidates, qtype)
-    semantic = np.array([c.semantic for c in candidates], dtype=np.float32)
-    dense = np.array([c.hit.dense for c in candidates], dtype=np.float32)
-    cross = np.asarray(cross, dtype=np.float32)
+    return full_rows(
+        cheap_features(candidates, qtype),
+        np.array([c.semantic for c in candidates], dtype=np.float32),
+        np.array([c.hit.dense for c in candidates], dtype=np.float32),
+        cross,
+    )
+
+
+def full_rows(cheap: np.ndarray, semantic: np.ndarray, dense: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """FULL rows of a compared set from its CHEAP rows, bi-encoder similarities, passages' dense scores and
+    cross-encoder logits; every gap is taken within this set (as served)."""
+    cheap = cheap.copy()
+    gap = CHEAP.index("overlap_gap")
+    cheap[:, gap] = cheap[:, 0] - cheap[:, 0].max()
+    semantic, dense, cross = (np.asarray(a, dtype=np.float32) for a in (semantic, dense, cross))
     rest = np.stack([semantic, semantic - semantic.max(), dense, cross, cross - cross.max()], axis=1)
     return np.concatenate([cheap, rest], axis=1)
 

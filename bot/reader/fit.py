@@ -276,11 +276,8 @@ def picked(ex: Example, reader: Reader) -> tuple[bool, float]:
     """Whether the reader's best candidate holds the answer, and how likely it says that candidate answers."""
     if not ex.shortlist:
         return False, 0.0
-    x = full_features(ex.shortlist, ex.qtype, ex.cross)
-    logits = reader.combiner(x)
-    best = int(np.argmax(logits))
-    q = question_features(x, logits, ex.qtype)
-    return bool(ex.short_labels[best]), 1.0 / (1.0 + math.exp(-float(reader.abstainer(q))))
+    logits, answered = reader.judge(full_features(ex.shortlist, ex.qtype, ex.cross), ex.qtype)
+    return bool(ex.short_labels[int(np.argmax(logits))]), answered
 
 
 def metrics(examples: Sequence[Example], reader: Reader) -> dict:

@@ -127,11 +127,15 @@ class Reader:
         """Order compared candidates (their `semantic` set) by the combiner; say how likely the best one answers.
         `asked` is the answerer's Asked (the question and its type)."""
         x = full_features(candidates, asked.qtype, self.cross_scores(asked.question, candidates))
-        logits = self.combiner(x)
+        logits, answered = self.judge(x, asked.qtype)
         order = np.argsort(-logits, kind="stable")
-        q = question_features(x, logits, asked.qtype)
-        answered = 1.0 / (1.0 + math.exp(-float(self.abstainer(q))))
         return Ranked([candidates[i] for i in order], answered, self.threshold)
+
+    def judge(self, full: np.ndarray, qtype: str | None) -> tuple[np.ndarray, float]:
+        """The combiner's logit for each compared candidate (FULL rows) and the probability that the best answers."""
+        logits = self.combiner(full)
+        q = question_features(full, logits, qtype)
+        return logits, 1.0 / (1.0 + math.exp(-float(self.abstainer(q))))
 
     def config(self) -> dict:
         return {
