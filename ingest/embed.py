@@ -183,11 +183,13 @@ class SentenceTransformerEmbedder:
 
 def length_batches(lengths: Sequence[int], cap: int, overhead: int | None = None) -> list[list[int]]:
     """Indices of texts of these token lengths in batches of at most `cap`, longest first, cut where the padding saved
-    is worth another forward pass: the batches minimise `overhead` × batches + Σ batch size × its longest length.
+    is worth another forward pass: the batches minimise `overhead` (default BATCH_OVERHEAD_TOKENS) × batches + Σ batch
+    size × its longest length.
 
     A question's twelve candidate sentences run 10–60 tokens: padded to the longest, 40 % of the tokens computed were
-    padding (smoke); cut in about two batches where their lengths drop, a learned ask is ~16 % faster with the same
-    answers. An ingest's passages, sorted by length, carry ~1 % padding either way and are embedded as fast.
+    padding (smoke); cut in about two batches where their lengths drop, a learned ask took ×0.92 (p50) and ×0.84
+    (p95) as long with the same answers (`benchmarks/ask.py --unbatched`). An ingest's passages, sorted by length,
+    carry ~1 % padding either way and are embedded as fast.
     """
     overhead = BATCH_OVERHEAD_TOKENS if overhead is None else overhead
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
