@@ -74,7 +74,7 @@ def serve(d: dict, reader, n: int) -> tuple[bool, bool, float]:
     """(shortlist holds the answer, pick holds it, probability it answers) with a shortlist of n."""
     if not len(d["labels"]):
         return False, False, 0.0
-    idx = np.argsort(-reader.prefilter(d["cheap"]), kind="stable")[:n]
+    idx = reader.shortlist_order(d["cheap"], n)
     logits, p = reader.judge(full_of(d, idx), d["qtype"])
     return bool(d["labels"][idx].any()), bool(d["labels"][idx[int(np.argmax(logits))]]), p
 

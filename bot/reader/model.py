@@ -114,9 +114,12 @@ class Reader:
         """The `shortlist` candidates the prefilter ranks first: the ones worth embedding and cross-encoding."""
         if not candidates:
             return []
-        scores = self.prefilter(cheap_features(candidates, qtype))
-        order = np.argsort(-scores, kind="stable")[: self.shortlist_size]
-        return [candidates[i] for i in order]
+        return [candidates[i] for i in self.shortlist_order(cheap_features(candidates, qtype))]
+
+    def shortlist_order(self, cheap: np.ndarray, n: int | None = None) -> np.ndarray:
+        """Indices of the `n` (default: the shortlist's size) candidates of these CHEAP rows the prefilter ranks
+        first."""
+        return np.argsort(-self.prefilter(cheap), kind="stable")[: self.shortlist_size if n is None else n]
 
     def cross_scores(self, question: str, candidates: Sequence) -> np.ndarray:
         if self.cross is None or not candidates:
