@@ -10,6 +10,36 @@ def _row(name: str, m: dict, keys: tuple[str, ...]) -> str:
     return f"| {name} | " + " | ".join(fmt(m.get(k)) for k in keys) + " |"
 
 
+def _nulls(out: dict, whose: str) -> str:
+    s, combiner = out["settings"], out["split"]["combiner"]
+    return (
+        f"{combiner['null_questions']} null questions: {whose} asked as of {s['null_before_days']} days before its "
+        f"date (its news not yet written, as dev's null questions), and {combiner.get('old_questions', 0)} early "
+        "questions, kept out of the cross-encoder, asked as of a late question's date against the late part's news "
+        "only (older questions, a newer corpus, as holdout's); kept when no candidate holds the answer. The prefilter "
+        "is fitted on every answerable question but those kept out."
+    )
+
+
+def _date_split(out: dict) -> list[str]:
+    cross, combiner = out["split"]["cross_encoder"], out["split"]["combiner"]
+    return [
+        f"- cross-encoder: {cross['questions']} questions, {cross['from']} … {cross['to']};",
+        f"- combiner and abstainer: the {combiner['questions']} latest, {combiner['from']} … {combiner['to']}, never "
+        f"seen by the cross-encoder, and " + _nulls(out, "each of the latest"),
+    ]
+
+
+def _cross_fitted_split(out: dict) -> list[str]:
+    cross, combiner, folds = out["split"]["cross_encoder"], out["split"]["combiner"], out["split"]["cross_folds"]
+    return [
+        f"- cross-encoder: {cross['questions']} questions, {cross['from']} … {cross['to']};",
+        f"- combiner and abstainer: the same {combiner['questions']} questions, cross-fitted: cut by date into "
+        f"{folds} blocks, each block's candidates scored by a cross-encoder trained on the other blocks only (the "
+        "one served is trained on all); and " + _nulls(out, "each of them"),
+    ]
+
+
 def model_card(out: dict) -> str:
     s = out["settings"]
     split = out["split"]
@@ -70,16 +100,7 @@ def model_card(out: dict) -> str:
         f"null ones; threshold {out['threshold']} lets {s['false_abstention']:.0%} of the fit questions go unanswered.",
         "",
         "## Data and split (`" + out.get("train_set", "../shared/eval/train") + "`, by question date)",
-        f"- cross-encoder: {split['cross_encoder']['questions']} questions, {split['cross_encoder']['from']} … "
-        f"{split['cross_encoder']['to']};",
-        f"- combiner and abstainer: the {split['combiner']['questions']} latest, {split['combiner']['from']} … "
-        f"{split['combiner']['to']}, never seen by the cross-encoder, and {split['combiner']['null_questions']} null "
-        f"questions: each of the latest asked as of {s['null_before_days']} days before its date (its news not yet "
-        f"written, as dev's null questions), and {split['combiner'].get('old_questions', 0)} early questions, kept out "
-        "of the cross-encoder, asked as of a late question's date against the late part's news only (older questions, "
-        "a newer corpus, as holdout's); "
-        "kept when no candidate holds the answer. The prefilter is fitted on every answerable question but "
-        "those kept out.",
+        *(_cross_fitted_split(out) if split.get("cross_folds") else _date_split(out)),
         "- Labels: a candidate is right when it holds an accepted answer (the eval's `answer_hit` on its text).",
         f"- Seed {out['seed']}; training took {out['seconds']} s.",
         "",
@@ -87,8 +108,14 @@ def model_card(out: dict) -> str:
         "",
         "| part | " + " | ".join(fit_keys) + " |",
         "|---" * (len(fit_keys) + 1) + "|",
-        _row("early (cross-encoder's)", out["early"], fit_keys),
-        _row("late (combiner's)", out["late"], fit_keys),
+        *(
+            (_row("early, out of fold", out["early"], fit_keys), _row("late, out of fold", out["late"], fit_keys))
+            if split.get("cross_folds")
+            else (
+                _row("early (cross-encoder's)", out["early"], fit_keys),
+                _row("late (combiner's)", out["late"], fit_keys),
+            )
+        ),
         "",
         "## Measured with `newsbot eval` (never fitted on)",
         "",

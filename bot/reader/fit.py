@@ -50,6 +50,10 @@ class FitSettings:
     null_fetch: int = 60  # hits fetched for an old-news null, of which the first top_k of the late part are kept
     # the cross-encoder also learns "none of these" from the early questions asked before their news
     cross_nulls: bool = True
+    # cross-fitting: the answerable questions in this many date blocks, each cross-encoded by a model trained on the
+    # others, so that the combiner and abstention fit on all of them, not only the latest; the served cross-encoder
+    # is then trained on all (0: one cross-encoder on the early questions, the combiner on the late ones)
+    cross_folds: int = 0
     false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
     l2: float = 1e-2  # ridge on the standardised linear models' weights
     top_k: int = 5
@@ -71,6 +75,7 @@ class Example:
     short_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     cross: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     asked: object = None  # the answerer's Asked, kept for embedding the shortlist
+    day: date | None = None  # the question's date
 
 
 def collect(
@@ -113,7 +118,16 @@ def collect(
         wrong = [c for c in (q.get("choices") or []) if c not in q["answers"]]
         out.append(
             Example(
-                q["id"], q["question"], asked.qtype, q["answers"], wrong, null is not None, pool, labels, asked=asked
+                q["id"],
+                q["question"],
+                asked.qtype,
+                q["answers"],
+                wrong,
+                null is not None,
+                pool,
+                labels,
+                asked=asked,
+                day=day,
             )
         )
     return out
@@ -352,6 +366,11 @@ def fit_search(bot, questions: Sequence[dict], *, progress: bool, report: Callab
     return best, round(best_q, 4)
 
 
+def span(examples: Sequence[Example]) -> dict:
+    """How many questions, from which date to which (examples in date order)."""
+    return {"questions": len(examples), "from": examples[0].day.isoformat(), "to": examples[-1].day.isoformat()}
+
+
 def split_by_date(questions: Sequence[dict], s: FitSettings) -> tuple[list[dict], list[dict], list[dict]]:
     """(the cross-encoder's early questions, the latest `fit_share` for the combiner and abstention, the early ones
     drawn with the seed and kept out to be asked as null questions), by question date."""
@@ -386,63 +405,87 @@ def fit(
     search, search_quality = fit_search(bot, questions, progress=progress, report=report)
     bot.searcher.settings = search  # the reader learns from what this search finds
     real = collect(bot, [*first, *last], s, progress=progress)
-    null = [*collect(bot, last, s, null="before", progress=progress), *old_news_nulls(bot, old, last, s, progress)]
+    before = collect(bot, [*first, *last], s, null="before", progress=progress)
+    old_nulls = old_news_nulls(bot, old, last, s, progress)
     late = {q["id"] for q in last}
-    fit_part = [ex for ex in real if ex.qid in late]
 
     # 1. prefilter: which sentences are worth embedding, from the cheap features of every candidate
     prefilter = fit_listwise([(cheap_features(ex.pool, ex.qtype), ex.labels) for ex in real], CHEAP, s.l2)
     reader = Reader(prefilter, Linear.zeros(FULL), Linear.zeros(QUESTION), 0.5, shortlist=s.shortlist, search=search)
-    shortlist_all([*real, *null], reader, bot.answerer, progress)
+    shortlist_all([*real, *before, *old_nulls], reader, bot.answerer, progress)
 
-    # 2. cross-encoder on the early questions
+    def cross_nulls(questions: set[str]) -> list[tuple[str, list[str]]]:
+        """The "none of these" groups: `questions` asked before their news."""
+        if not s.cross_nulls:
+            return []
+        return [
+            (ex.question, [c.text for c in reader.shortlist(ex.pool, ex.qtype)]) for ex in before if ex.qid in questions
+        ]
+
+    # 2. cross-encoder, and 3. the combiner and abstention's questions: the late ones, which the cross-encoder never
+    # saw; cross-fitted, all of them, each scored by a cross-encoder that never saw it
     groups = 0
-    if s.cross_layers:
-        early = [ex for ex in real if ex.qid not in late]
-        nulls = []
-        if s.cross_nulls:
-            asked_early = collect(bot, first, s, null="before", progress=progress)
-            nulls = [(ex.question, [c.text for c in reader.shortlist(ex.pool, ex.qtype)]) for ex in asked_early]
-        reader.cross, groups = train_cross(early, s, progress, report, nulls)
-    for ex in [*real, *null]:
-        ex.cross = reader.cross_scores(ex.question, ex.shortlist)
-
-    # 3. combiner on the late questions (the cross-encoder never saw them); without one, on all of them
-    combine_on = fit_part if s.cross_layers else real
+    late_real = [ex for ex in real if ex.qid in late]
+    cross_fitted = s.cross_layers and s.cross_folds > 1
+    if not s.cross_layers:  # the combiner on every question, abstention on the late ones
+        combine_on, abstain_on, null = real, late_real, [ex for ex in before if ex.qid in late] + old_nulls
+    elif cross_fitted:
+        combine_on = abstain_on = real
+        null = [*before, *old_nulls]
+        blocks = np.array_split(np.arange(len(real)), s.cross_folds)  # real is in date order: blocks of dates
+        for k, block in enumerate(blocks):
+            held = {real[i].qid for i in block}
+            report(f"cross-fitting {k + 1}/{len(blocks)}: {real[block[0]].qid} … {real[block[-1]].qid} held out")
+            ce, _ = train_cross(
+                [ex for ex in real if ex.qid not in held],
+                s,
+                progress,
+                report,
+                cross_nulls({ex.qid for ex in real} - held),
+            )
+            scored = [ex for ex in [*real, *before] if ex.qid in held] + old_nulls[k :: len(blocks)]
+            for ex in scored:
+                ex.cross = ce.score(ex.question, [c.text for c in ex.shortlist])
+        reader.cross, groups = train_cross(real, s, progress, report, cross_nulls({ex.qid for ex in real}))
+    else:
+        combine_on = abstain_on = late_real
+        null = [ex for ex in before if ex.qid in late] + old_nulls
+        early = {ex.qid for ex in real} - late
+        reader.cross, groups = train_cross(
+            [ex for ex in real if ex.qid in early], s, progress, report, cross_nulls(early)
+        )
+    if not cross_fitted:
+        for ex in [*real, *null]:
+            ex.cross = reader.cross_scores(ex.question, ex.shortlist)
     reader.combiner = fit_listwise(
         [(full_features(ex.shortlist, ex.qtype, ex.cross), ex.short_labels) for ex in combine_on if ex.shortlist],
         FULL,
         s.l2,
     )
 
-    # 4. abstention: the late questions as asked, against the same questions asked before their news
+    # 4. abstention: the fit questions as asked, against null questions (asked before their news; old ones asked of
+    # newer news only)
     rows, ys = [], []
-    for ex in [*fit_part, *null]:
+    for ex in [*abstain_on, *null]:
         if ex.shortlist:
             x = full_features(ex.shortlist, ex.qtype, ex.cross)
             rows.append(question_features(x, reader.combiner(x), ex.qtype))
             ys.append(0.0 if ex.null else 1.0)
     reader.abstainer = fit_logistic(np.array(rows), np.array(ys), QUESTION, s.l2)
-    answered = sorted(p for ex in fit_part for _, p in [picked(ex, reader)])
+    answered = sorted(p for ex in abstain_on for _, p in [picked(ex, reader)])
     reader.threshold = float(answered[int(s.false_abstention * len(answered))]) if answered else 0.5
-
     out = {
         "seed": s.seed,
         "settings": s.__dict__,
         "cross_groups": groups,
         "seconds": round(time.perf_counter() - t0),
         "split": {
-            "cross_encoder": {"questions": len(first), "from": first[0]["date"], "to": first[-1]["date"]},
-            "combiner": {
-                "questions": len(last),
-                "from": last[0]["date"],
-                "to": last[-1]["date"],
-                "null_questions": len(null),
-                "old_questions": len(old),
-            },
+            "cross_encoder": span(real if cross_fitted else [ex for ex in real if ex.qid not in late]),
+            "combiner": {**span(combine_on), "null_questions": len(null), "old_questions": len(old)},
+            "cross_folds": s.cross_folds if cross_fitted else 0,
         },
         "early": metrics([ex for ex in real if ex.qid not in late], reader),
-        "late": metrics([*fit_part, *null], reader),
+        "late": metrics([*late_real, *[ex for ex in before if ex.qid in late], *old_nulls], reader),
         "threshold": round(reader.threshold, 4),
         "search": {"settings": dataclasses.asdict(search), "recall@5+mrr@10 (passages + articles)": search_quality},
     }

@@ -141,21 +141,28 @@ def test_shipped_reader_ranks_the_known_answer_sentence_first_on_smoke(smoke_ind
 
 
 @pytest.mark.slow
-def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, embedder, tmp_path):
+@pytest.mark.parametrize("folds", [0, 2], ids=["date split", "cross-fitted"])
+def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, embedder, tmp_path, folds):
     """`newsbot train`'s pipeline end to end on the smoke set (one small epoch): the folder holds weights, a manifest
-    that checks out and a model card with the split and seed; the written reader answers through ask()."""
+    that checks out and a model card with the split and seed; the written reader answers through ask(). Cross-fitted,
+    the combiner and abstention fit on every answerable question, not only the latest."""
     import dataclasses
 
     from bot.reader.fit import FitSettings, train
     from tests.conftest import SMOKE
 
     settings, _, _ = smoke_eval
-    small = dataclasses.replace(FitSettings(), cross_layers=1, epochs=1, shortlist=6)
+    small = dataclasses.replace(FitSettings(), cross_layers=1, epochs=1, shortlist=6, cross_folds=folds)
     out = train(settings, SMOKE, tmp_path / "reader", fit_settings=small, progress=False, report=lambda line: None)
     reader = Reader.load(tmp_path / "reader")
     assert reader.cross is not None and reader.cross.layers == 1 and reader.shortlist_size == 6
     card = (tmp_path / "reader" / "README.md").read_text()
     assert f"Seed {small.seed}" in card and out["split"]["combiner"]["from"] in card
+    cross, combiner = out["split"]["cross_encoder"], out["split"]["combiner"]
+    if folds:  # the same questions for both, each scored by a cross-encoder that never saw it
+        assert combiner["questions"] == cross["questions"] and "cross-fitted" in card
+    else:  # the latest questions, after the cross-encoder's
+        assert combiner["from"] >= cross["to"] and "cross-fitted" not in card
     learned_here = settings.model_copy(
         update={"core": settings.core.model_copy(update={"reader": "learned", "reader_dir": tmp_path / "reader"})}
     )
