@@ -35,8 +35,9 @@ class FitSettings:
     # the latest train questions, held out of the cross-encoder: the combiner and abstention fit there
     fit_share: float = 0.2
     shortlist: int = 12  # candidates the prefilter passes on to be embedded and cross-encoded (serving cost ~ this)
-    # of the MiniLM's 6: half the time to serve, the rest kept by fine-tuning (0 = no cross-encoder)
-    cross_layers: int = 3
+    # of the MiniLM's 6: all of them lifted holdout answer_hit 0.385 -> 0.422 over 3, at twice the cross-encoder's
+    # serving cost (docs/reader.md, v10; 0 = no cross-encoder)
+    cross_layers: int = 6
     max_length: int = 72  # tokens of question + sentence: most pairs fit, and training time grows with it
     epochs: int = 2
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
