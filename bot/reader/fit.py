@@ -409,11 +409,20 @@ def fit(
     before = collect(bot, [*first, *last], s, null="before", progress=progress)
     old_nulls = old_news_nulls(bot, old, last, s, progress)
     late = {q["id"] for q in last}
+    late_real = [ex for ex in real if ex.qid in late]
+    # who the combiner and abstention fit on: the late questions, which the cross-encoder never saw; cross-fitted,
+    # all of them, each scored by a cross-encoder that never saw it; with no cross-encoder, the combiner on all
+    cross_fitted = s.cross_layers and s.cross_folds > 1
+    if cross_fitted:
+        combine_on, abstain_on, null = real, real, [*before, *old_nulls]
+    else:
+        combine_on, abstain_on = (late_real if s.cross_layers else real), late_real
+        null = [ex for ex in before if ex.qid in late] + old_nulls
 
     # 1. prefilter: which sentences are worth embedding, from the cheap features of every candidate
     prefilter = fit_listwise([(cheap_features(ex.pool, ex.qtype), ex.labels) for ex in real], CHEAP, s.l2)
     reader = Reader(prefilter, Linear.zeros(FULL), Linear.zeros(QUESTION), 0.5, shortlist=s.shortlist, search=search)
-    shortlist_all([*real, *before, *old_nulls], reader, bot.answerer, progress)
+    shortlist_all([*real, *null], reader, bot.answerer, progress)
 
     def cross_nulls(questions: set[str]) -> list[tuple[str, list[str]]]:
         """The "none of these" groups: `questions` asked before their news."""
@@ -423,16 +432,10 @@ def fit(
             (ex.question, [c.text for c in reader.shortlist(ex.pool, ex.qtype)]) for ex in before if ex.qid in questions
         ]
 
-    # 2. cross-encoder, and 3. the combiner and abstention's questions: the late ones, which the cross-encoder never
-    # saw; cross-fitted, all of them, each scored by a cross-encoder that never saw it
+    # 2. cross-encoder: on the early questions, or cross-fitted (each date block scored by one trained on the others),
+    # then the served one on all
     groups = 0
-    late_real = [ex for ex in real if ex.qid in late]
-    cross_fitted = s.cross_layers and s.cross_folds > 1
-    if not s.cross_layers:  # the combiner on every question, abstention on the late ones
-        combine_on, abstain_on, null = real, late_real, [ex for ex in before if ex.qid in late] + old_nulls
-    elif cross_fitted:
-        combine_on = abstain_on = real
-        null = [*before, *old_nulls]
+    if cross_fitted:
         blocks = np.array_split(np.arange(len(real)), s.cross_folds)  # real is in date order: blocks of dates
         for k, block in enumerate(blocks):
             held = {real[i].qid for i in block}
@@ -448,9 +451,7 @@ def fit(
             for ex in scored:
                 ex.cross = ce.score(ex.question, [c.text for c in ex.shortlist])
         reader.cross, groups = train_cross(real, s, progress, report, cross_nulls({ex.qid for ex in real}))
-    else:
-        combine_on = abstain_on = late_real
-        null = [ex for ex in before if ex.qid in late] + old_nulls
+    elif s.cross_layers:
         early = {ex.qid for ex in real} - late
         reader.cross, groups = train_cross(
             [ex for ex in real if ex.qid in early], s, progress, report, cross_nulls(early)
@@ -458,6 +459,8 @@ def fit(
     if not cross_fitted:
         for ex in [*real, *null]:
             ex.cross = reader.cross_scores(ex.question, ex.shortlist)
+
+    # 3. combiner
     reader.combiner = fit_listwise(
         [(full_features(ex.shortlist, ex.qtype, ex.cross), ex.short_labels) for ex in combine_on if ex.shortlist],
         FULL,
