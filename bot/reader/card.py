@@ -21,28 +21,32 @@ def _nulls(out: dict, whose: str) -> str:
     )
 
 
-def _date_split(out: dict) -> list[str]:
-    cross, combiner = out["split"]["cross_encoder"], out["split"]["combiner"]
-    return [
+def _split(out: dict) -> tuple[list[str], tuple[str, str]]:
+    """The card's split lines, and the names of its early and late metric rows."""
+    cross, combiner, folds = out["split"]["cross_encoder"], out["split"]["combiner"], out["split"].get("cross_folds")
+    if folds:
+        fitted = (
+            f"the same {combiner['questions']} questions, cross-fitted: cut by date into {folds} blocks, each block's "
+            "candidates scored by a cross-encoder trained on the other blocks only (the one served is trained on all); "
+            "and " + _nulls(out, "each of them")
+        )
+        rows = ("early, out of fold", "late, out of fold")
+    else:
+        fitted = (
+            f"the {combiner['questions']} latest, {combiner['from']} … {combiner['to']}, never seen by the "
+            "cross-encoder, and " + _nulls(out, "each of the latest")
+        )
+        rows = ("early (cross-encoder's)", "late (combiner's)")
+    lines = [
         f"- cross-encoder: {cross['questions']} questions, {cross['from']} … {cross['to']};",
-        f"- combiner and abstainer: the {combiner['questions']} latest, {combiner['from']} … {combiner['to']}, never "
-        f"seen by the cross-encoder, and " + _nulls(out, "each of the latest"),
+        f"- combiner and abstainer: {fitted}",
     ]
-
-
-def _cross_fitted_split(out: dict) -> list[str]:
-    cross, combiner, folds = out["split"]["cross_encoder"], out["split"]["combiner"], out["split"]["cross_folds"]
-    return [
-        f"- cross-encoder: {cross['questions']} questions, {cross['from']} … {cross['to']};",
-        f"- combiner and abstainer: the same {combiner['questions']} questions, cross-fitted: cut by date into "
-        f"{folds} blocks, each block's candidates scored by a cross-encoder trained on the other blocks only (the "
-        "one served is trained on all); and " + _nulls(out, "each of them"),
-    ]
+    return lines, rows
 
 
 def model_card(out: dict) -> str:
     s = out["settings"]
-    split = out["split"]
+    split_lines, (early_row, late_row) = _split(out)
     fit_keys = (
         "questions",
         "null_questions",
@@ -100,7 +104,7 @@ def model_card(out: dict) -> str:
         f"null ones; threshold {out['threshold']} lets {s['false_abstention']:.0%} of the fit questions go unanswered.",
         "",
         "## Data and split (`" + out.get("train_set", "../shared/eval/train") + "`, by question date)",
-        *(_cross_fitted_split(out) if split.get("cross_folds") else _date_split(out)),
+        *split_lines,
         "- Labels: a candidate is right when it holds an accepted answer (the eval's `answer_hit` on its text).",
         f"- Seed {out['seed']}; training took {out['seconds']} s.",
         "",
@@ -108,14 +112,8 @@ def model_card(out: dict) -> str:
         "",
         "| part | " + " | ".join(fit_keys) + " |",
         "|---" * (len(fit_keys) + 1) + "|",
-        *(
-            (_row("early, out of fold", out["early"], fit_keys), _row("late, out of fold", out["late"], fit_keys))
-            if split.get("cross_folds")
-            else (
-                _row("early (cross-encoder's)", out["early"], fit_keys),
-                _row("late (combiner's)", out["late"], fit_keys),
-            )
-        ),
+        _row(early_row, out["early"], fit_keys),
+        _row(late_row, out["late"], fit_keys),
         "",
         "## Measured with `newsbot eval` (never fitted on)",
         "",
