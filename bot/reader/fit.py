@@ -402,17 +402,16 @@ def fit(
     first, last, old = split_by_date(questions, s)
     cross_fitted = s.cross_layers and s.cross_folds > 1
     if cross_fitted:
-        report(
+        split = (
             f"cross-fitted in {s.cross_folds} date blocks: {len(first) + len(last)} questions "
-            f"{first[0]['date']}…{last[-1]['date']} for the cross-encoders, the combiner and abstention, {len(old)} "
-            "early ones kept out for null questions"
+            f"{first[0]['date']}…{last[-1]['date']} for the cross-encoders, the combiner and abstention"
         )
     else:
-        report(
+        split = (
             f"split by date: {len(first)} questions {first[0]['date']}…{first[-1]['date']} for the cross-encoder, "
-            f"{len(last)} {last[0]['date']}…{last[-1]['date']} for the combiner and abstention, {len(old)} early ones "
-            "kept out for null questions"
+            f"{len(last)} {last[0]['date']}…{last[-1]['date']} for the combiner and abstention"
         )
+    report(f"{split}, {len(old)} early ones kept out for null questions")
     search, search_quality = fit_search(bot, questions, progress=progress, report=report)
     bot.searcher.settings = search  # the reader learns from what this search finds
     real = collect(bot, [*first, *last], s, progress=progress)
