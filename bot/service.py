@@ -9,7 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.answer import Answerer, ExtractiveAnswerer
+from bot.answer import Answerer, ExtractiveAnswerer, abstain
+from bot.dates import is_past
 from bot.query import Query, clean_question, read_question
 from bot.search import Searcher, SearchSettings
 from bot.settings import Settings
@@ -104,9 +105,13 @@ class NewsBot:
         query = self.query(question, as_of=as_of or date.today(), history=history)
         hits = self.retrieve(query, k=k)
         t1 = time.perf_counter()
-        answer = self.answerer.answer(
-            query, hits[:k], newest=self.index.newest(query.as_of), on_token=on_token, further=self.further(hits, k)
-        )
+        newest = self.index.newest(query.as_of)
+        if missing := self.missing_news(query, newest):
+            answer = dataclasses.replace(abstain(question, as_of=query.as_of, confidence=0.0), note=missing)
+        else:
+            answer = self.answerer.answer(
+                query, hits[:k], newest=newest, on_token=on_token, further=self.further(hits, k)
+            )
         t2 = time.perf_counter()
         return dataclasses.replace(
             answer,
@@ -114,6 +119,20 @@ class NewsBot:
             as_of=query.as_of,
             timings={"search_ms": (t1 - t0) * 1000, "answer_ms": (t2 - t1) * 1000},
         )
+
+    def missing_news(self, query: Query, newest: date | None) -> str | None:
+        """Why no article can answer: the question names a recent time ("this week", "on Tuesday", "in March")
+        and the index holds nothing published then (its news ends earlier). None when it does, or when the time named
+        is the past ("in 1996"), which later articles may recount."""
+        window = query.window
+        if window is None or is_past(window, query.as_of):
+            return None
+        latest = self.index.newest(min(window[1], query.as_of))
+        if latest is not None and latest >= window[0]:
+            return None
+        span = window[0].isoformat() if window[0] == window[1] else f"{window[0].isoformat()} … {window[1].isoformat()}"
+        held = f"the newest article is from {newest.isoformat()}" if newest else "no article was published by then"
+        return f"The question asks about news of {span}, and none was ingested from then ({held})"
 
 
 def index_folder(settings: Settings, name: str = "default") -> Path:

@@ -48,6 +48,26 @@ def test_seed_answers_rank_the_seed_passage_first_and_are_answered(bot, seed_que
     assert len(answered) == 13, answered
 
 
+def test_a_question_about_this_week_abstains_when_no_news_of_this_week_was_ingested(bot):
+    """The smoke articles end on 2022-12-27: asked in June 2023 about "this week", the bot says it has nothing from
+    then (and what its newest article is) instead of answering from older news, and still shows the closest matches;
+    asked when that week's news is in the index, it answers as usual."""
+    late = bot.ask("Which country's leader resigned this week?", as_of=date(2023, 6, 15))
+    assert late.abstained and not late.citations
+    assert "2023-06-07 … 2023-06-15" in late.note and "2022-12-27" in late.note
+    assert late.retrieved
+    current = bot.ask("Which country's leader resigned this week?", as_of=date(2022, 12, 27))
+    assert current.note is None
+
+
+def test_old_news_still_answers_questions_that_name_no_recent_time(bot):
+    """The bundled sample asked today, or a question about a past year: no window of recent news to miss."""
+    today = bot.ask("When was the ambassador appointed?", as_of=date(2026, 12, 1))
+    assert not today.abstained and "September 2022" in today.text
+    past = bot.ask("Which ambassador was appointed in 2022?", as_of=date(2026, 12, 1))
+    assert past.note is None
+
+
 def test_as_of_excludes_later_articles(bot):
     """Articles published after the as-of date are never retrieved or cited."""
     as_of = date(2022, 7, 1)
