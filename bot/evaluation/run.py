@@ -26,6 +26,7 @@ def prediction_row(q: dict, answer: Answer) -> dict:
         "answer": answer.text,
         "abstained": answer.abstained,
         "answerer": answer.answerer,
+        "confidence": round(answer.confidence, 4),  # what an abstention threshold is fitted on
         "citations": [
             {k: c.as_dict()[k] for k in ("n", "article_id", "passage_id", "url", "date", "quote")}
             for c in answer.citations
