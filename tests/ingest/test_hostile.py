@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -81,13 +80,15 @@ def test_a_question_with_an_invalid_byte_or_c1_controls_is_answered(tmp_path):
     assert question == "When was the ambassador \ufffd appointed?"
 
 
-def _median_seconds(f, text: str) -> float:
+def _best_seconds(f, text: str) -> float:
+    """CPU seconds of the fastest of five runs: time spent waiting for a core on a loaded machine is not counted (the
+    wall-clock median of three once turned a linear 8x into 77x on a busy 2-core machine)."""
     times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
+    for _ in range(5):
+        t0 = time.process_time()
         f(text)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        times.append(time.process_time() - t0)
+    return min(times)
 
 
 @settings(max_examples=15, deadline=None, database=None)
@@ -97,7 +98,7 @@ def test_sentence_splitting_time_stays_linear_on_adversarial_text(unit):
     Eight times the text must take about eight times as long (a quadratic splitter takes 64 times)."""
     small = "Word " + unit * (40_000 // len(unit))
     large = "Word " + unit * (320_000 // len(unit))
-    ratio = _median_seconds(split_sentences, large) / max(_median_seconds(split_sentences, small), 1e-4)
+    ratio = _best_seconds(split_sentences, large) / max(_best_seconds(split_sentences, small), 1e-4)
     assert ratio < 24, f"{unit!r}: 8x the text took {ratio:.0f}x the time"
 
 
