@@ -16,8 +16,15 @@ def _nulls(out: dict, whose: str) -> str:
         f"{combiner['null_questions']} null questions: {whose} asked as of {s['null_before_days']} days before its "
         f"date (its news not yet written, as dev's null questions), and {combiner.get('old_questions', 0)} early "
         "questions, kept out of the cross-encoder, asked as of a late question's date against the late part's news "
-        "only (older questions, a newer corpus, as holdout's); kept when no candidate holds the answer. The prefilter "
-        "is fitted on every answerable question but those kept out."
+        "only (older questions, a newer corpus, as holdout's)"
+        + (
+            f", and {combiner['fold_nulls']} of the same kind made of every date block's questions but the last's, "
+            "asked of a later block's news and scored by the cross-encoder that never saw them"
+            if combiner.get("fold_nulls")
+            else ""
+        )
+        + "; kept when no candidate holds the answer. The prefilter is fitted on every answerable question but those "
+        "kept out."
     )
 
 

@@ -147,20 +147,29 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
     that checks out and a model card with the split and seed; the written reader answers through ask(). Cross-fitted,
     the combiner and abstention fit on every answerable question, not only the latest."""
     import dataclasses
+    import pickle
 
-    from bot.reader.fit import FitSettings, train
+    from bot.reader.fit import FitSettings, fit_rows_file, train
     from tests.conftest import SMOKE
 
     settings, _, _ = smoke_eval
-    small = dataclasses.replace(FitSettings(), cross_layers=1, epochs=1, shortlist=6, cross_folds=folds)
+    small = dataclasses.replace(
+        FitSettings(), cross_layers=1, epochs=1, shortlist=6, cross_folds=folds, fold_nulls=bool(folds)
+    )
     out = train(settings, SMOKE, tmp_path / "reader", fit_settings=small, progress=False, report=lambda line: None)
     reader = Reader.load(tmp_path / "reader")
+    with fit_rows_file(settings).open("rb") as f:  # what the combiner and abstainer saw, for refitting them offline
+        rows = pickle.load(f)["rows"]
+    assert {r["kind"] for r in rows} >= {"answerable", "before"}
+    assert all(len(r["full"]) == len(r["labels"]) for r in rows)
     assert reader.cross is not None and reader.cross.layers == 1 and reader.shortlist_size == 6
     card = (tmp_path / "reader" / "README.md").read_text()
     assert f"Seed {small.seed}" in card and out["split"]["combiner"]["from"] in card
     cross, combiner = out["split"]["cross_encoder"], out["split"]["combiner"]
     if folds:  # the same questions for both, each scored by a cross-encoder that never saw it
         assert combiner["questions"] == cross["questions"] and "cross-fitted" in card
+        # and the early block's questions also asked of the late block's news, as holdout's null questions are
+        assert combiner["fold_nulls"] > 0 and f"{combiner['fold_nulls']} of the same kind" in card
     else:  # the latest questions, after the cross-encoder's
         assert combiner["from"] >= cross["to"] and "cross-fitted" not in card
     learned_here = settings.model_copy(
