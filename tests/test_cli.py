@@ -19,8 +19,10 @@ NEWSBOT = [sys.executable, "-m", "bot.cli"]
 
 @pytest.fixture
 def run(monkeypatch):
-    """Invoke the CLI in-process with the fast hashing embedder (the real model is tested elsewhere)."""
+    """Invoke the CLI in-process with the fast hashing embedder and the rules reader (the real model and the learned
+    reader, whose features mean nothing over hashed vectors, are tested elsewhere)."""
     monkeypatch.setenv("NEWSBOT_EMBEDDING_MODEL", "hash-64")
+    monkeypatch.setenv("NEWSBOT_READER", "rules")
     runner = CliRunner()
 
     def invoke(*args):
