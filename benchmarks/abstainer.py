@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.reader.features import QUESTION, question_features  # noqa: E402
-from bot.reader.fit import FitSettings, fit_logistic  # noqa: E402
+from bot.reader.fit import FitSettings, fit_logistic, threshold_at  # noqa: E402
 from bot.reader.model import Reader  # noqa: E402
 
 # which null questions the abstainer is fitted on (answerable ones always)
@@ -50,8 +50,7 @@ def measure(fit_rows: list[dict], test_rows: list[dict], kinds: set[str], reader
     x, _ = question_rows(used, reader)
     y = np.array([r["kind"] == "answerable" for r in used], dtype=float)
     abstainer = fit_logistic(x, y, QUESTION, s.l2)
-    p_fit = 1 / (1 + np.exp(-abstainer(x[y == 1])))
-    threshold = float(np.sort(p_fit)[int(s.false_abstention * len(p_fit))])
+    threshold = threshold_at(1 / (1 + np.exp(-abstainer(x[y == 1]))), s.false_abstention)
     xt, hit = question_rows(test_rows, reader)
     p = 1 / (1 + np.exp(-abstainer(xt)))
     kind = np.array([r["kind"] for r in test_rows])

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.evaluation.sets import EvalSet  # noqa: E402
+from bot.reader.fit import threshold_at  # noqa: E402
 
 
 def rows(run: Path) -> list[tuple[bool, float]]:
@@ -36,12 +36,6 @@ def rows(run: Path) -> list[tuple[bool, float]]:
             raise SystemExit(f"{run}: predictions carry no confidence; rerun `newsbot eval` with this version")
         out.append((questions[r["id"]]["answerable"], r["confidence"]))
     return out
-
-
-def fit(answerable: list[float], rate: float) -> float:
-    """The highest threshold that leaves at most `rate` of these confidences below it."""
-    ordered = sorted(answerable)
-    return ordered[math.floor(rate * len(ordered))]
 
 
 def effect(run_rows: list[tuple[bool, float]], threshold: float) -> dict:
@@ -61,7 +55,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     train = rows(a.train_run)
-    threshold = fit([c for answerable, c in train if answerable], a.rate)
+    threshold = threshold_at([c for answerable, c in train if answerable], a.rate)
     result = {
         "threshold": round(threshold, 4),
         "runs": {str(r): effect(rows(r), threshold) for r in [a.train_run, *a.show]},

@@ -77,7 +77,7 @@ class Example:
     qtype: str | None
     answers: list[str]
     wrong: list[str]
-    null: bool
+    kind: str  # "answerable", or how it was made a null question: "before", "old", "fold"
     pool: list  # every candidate (Candidate) of the top hits
     labels: np.ndarray  # pool candidate holds an answer
     shortlist: list = field(default_factory=list)  # compared candidates (semantic set)
@@ -85,7 +85,10 @@ class Example:
     cross: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     asked: object = None  # the answerer's Asked, kept for embedding the shortlist
     day: date | None = None  # the question's date
-    kind: str = "answerable"  # or how it was made a null question: "before", "old", "fold"
+
+    @property
+    def null(self) -> bool:
+        return self.kind != "answerable"
 
 
 def collect(
@@ -133,12 +136,11 @@ def collect(
                 asked.qtype,
                 q["answers"],
                 wrong,
-                null is not None,
+                null or "answerable",
                 pool,
                 labels,
                 asked=asked,
                 day=day,
-                kind=null or "answerable",
             )
         )
     return out
@@ -298,6 +300,11 @@ def train_cross(
     bar.close()
     model.eval()
     return ce, len(groups)
+
+
+def threshold_at(answered: Sequence[float], rate: float) -> float:
+    """The highest threshold that leaves at most `rate` of these answerable questions' probabilities below it."""
+    return float(sorted(answered)[int(rate * len(answered))]) if len(answered) else 0.5
 
 
 def picked(ex: Example, reader: Reader) -> tuple[bool, float]:
@@ -503,8 +510,7 @@ def fit(
             rows.append(question_features(x, reader.combiner(x), ex.qtype))
             ys.append(0.0 if ex.null else 1.0)
     reader.abstainer = fit_logistic(np.array(rows), np.array(ys), QUESTION, s.l2)
-    answered = sorted(p for ex in abstain_on for _, p in [picked(ex, reader)])
-    reader.threshold = float(answered[int(s.false_abstention * len(answered))]) if answered else 0.5
+    reader.threshold = threshold_at([p for ex in abstain_on for _, p in [picked(ex, reader)]], s.false_abstention)
     out = {
         "seed": s.seed,
         "settings": s.__dict__,
