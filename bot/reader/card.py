@@ -23,8 +23,15 @@ def _nulls(out: dict, whose: str) -> str:
             if combiner.get("fold_nulls")
             else ""
         )
-        + "; kept when no candidate holds the answer. The prefilter is fitted on every answerable question but those "
-        "kept out."
+        + "; kept when no candidate holds the answer"
+        + (
+            f"; against them also {combiner['asked_later']} of the answerable questions asked again "
+            f"{s['later_days'][0]}–{s['later_days'][1]} days after their date, with the news written since in the "
+            "index, kept when a candidate still holds the answer (stale evidence that answers)"
+            if combiner.get("asked_later")
+            else ""
+        )
+        + ". The prefilter is fitted on every answerable question but those kept out."
     )
 
 
@@ -121,6 +128,7 @@ def model_card(out: dict) -> str:
         "|---" * (len(fit_keys) + 1) + "|",
         _row(early_row, out["early"], fit_keys),
         _row(late_row, out["late"], fit_keys),
+        *([_row("asked later", out["asked later"], fit_keys)] if out.get("asked later", {}).get("questions") else []),
         "",
         "## Measured with `newsbot eval` (never fitted on)",
         "",

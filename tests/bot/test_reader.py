@@ -154,7 +154,7 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
 
     settings, _, _ = smoke_eval
     small = dataclasses.replace(
-        FitSettings(), cross_layers=1, epochs=1, shortlist=6, cross_folds=folds, fold_nulls=bool(folds)
+        FitSettings(), cross_layers=1, epochs=1, shortlist=6, cross_folds=folds, fold_nulls=bool(folds), later_share=0.5
     )
     out = train(settings, SMOKE, tmp_path / "reader", fit_settings=small, progress=False, report=lambda line: None)
     reader = Reader.load(tmp_path / "reader")
@@ -170,6 +170,8 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
         assert combiner["questions"] == cross["questions"] and "cross-fitted" in card
         # and the early block's questions also asked of the late block's news, as holdout's null questions are
         assert combiner["fold_nulls"] > 0 and f"{combiner['fold_nulls']} of the same kind" in card
+        # and answerable questions asked again later, with newer news in the index, beside the null ones
+        assert combiner["asked_later"] > 0 and "asked again" in card and "later" in {r["kind"] for r in rows}
     else:  # the latest questions, after the cross-encoder's
         assert combiner["from"] >= cross["to"] and "cross-fitted" not in card
     learned_here = settings.model_copy(
