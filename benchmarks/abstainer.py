@@ -22,12 +22,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.reader.features import QUESTION, question_features  # noqa: E402
-from bot.reader.fit import FitSettings, fit_logistic, threshold_at  # noqa: E402
+from bot.reader.fit import NULL_KINDS, FitSettings, fit_logistic, threshold_at  # noqa: E402
 from bot.reader.model import Reader  # noqa: E402
 
+ANSWERABLE = ("answerable", "later")  # as asked, and asked again after their date
 # which null questions the abstainer is fitted on (answerable ones always)
 VARIANTS = {
-    "all kinds": {"before", "old", "fold"},
+    "all kinds": {"before", "old", "fold", "absent"},
+    "all but absent (v12)": {"before", "old", "fold"},
     "before + old (v11)": {"before", "old"},
     "old + fold (holdout's kind)": {"old", "fold"},
     "before + fold": {"before", "fold"},
@@ -46,11 +48,12 @@ def question_rows(rows: list[dict], reader: Reader) -> tuple[np.ndarray, np.ndar
 
 def measure(fit_rows: list[dict], test_rows: list[dict], kinds: set[str], reader: Reader, s: FitSettings) -> dict:
     """Fit on `fit_rows` (answerable + the `kinds` of null), threshold at s.false_abstention there; read `test_rows`."""
-    used = [r for r in fit_rows if r["kind"] == "answerable" or r["kind"] in kinds]
+    used = [r for r in fit_rows if r["kind"] in ANSWERABLE or r["kind"] in kinds]
     x, _ = question_rows(used, reader)
-    y = np.array([r["kind"] == "answerable" for r in used], dtype=float)
+    y = np.array([r["kind"] in ANSWERABLE for r in used], dtype=float)
     abstainer = fit_logistic(x, y, QUESTION, s.l2)
-    threshold = threshold_at(1 / (1 + np.exp(-abstainer(x[y == 1]))), s.false_abstention)
+    as_asked = np.array([r["kind"] == "answerable" for r in used])
+    threshold = threshold_at(1 / (1 + np.exp(-abstainer(x[as_asked]))), s.false_abstention)
     xt, hit = question_rows(test_rows, reader)
     p = 1 / (1 + np.exp(-abstainer(xt)))
     kind = np.array([r["kind"] for r in test_rows])
@@ -59,7 +62,9 @@ def measure(fit_rows: list[dict], test_rows: list[dict], kinds: set[str], reader
         "false_abstentions": round(float((p[real] < threshold).mean()), 3),
         "answer_hit": round(float((hit[real] & (p[real] >= threshold)).mean()), 3),
     }
-    for k in ("before", "old", "fold"):
+    if (kind == "later").any():  # answerable, asked after their date: abstaining on them is a false abstention too
+        out["later_abstained"] = round(float((p[kind == "later"] < threshold).mean()), 3)
+    for k in NULL_KINDS:
         if (kind == k).any():
             out[f"{k}_abstained"] = round(float((p[kind == k] < threshold).mean()), 3)
     return out
@@ -90,7 +95,7 @@ def main(argv: list[str]) -> None:
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    counts = {k: sum(r["kind"] == k for r in rows) for k in ("answerable", "before", "old", "fold")}
+    counts = {k: sum(r["kind"] == k for r in rows) for k in ("answerable", "later", *NULL_KINDS)}
     print(f"rows: {counts}; blocks cut at {cut}")
     for name, by in result.items():
         for direction, m in by.items():

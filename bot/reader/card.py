@@ -23,6 +23,12 @@ def _nulls(out: dict, whose: str) -> str:
             if combiner.get("fold_nulls")
             else ""
         )
+        + (
+            f", and {combiner['absent_nulls']} of the answerable questions asked of the corpus without the articles "
+            "that hold the answer or its longest word (as the eval's null questions are chosen)"
+            if combiner.get("absent_nulls")
+            else ""
+        )
         + "; kept when no candidate holds the answer"
         + (
             f"; against them also {combiner['asked_later']} of the answerable questions asked again "
@@ -56,6 +62,11 @@ def _split(out: dict) -> tuple[list[str], tuple[str, str]]:
         f"- combiner and abstainer: {fitted}",
     ]
     return lines, rows
+
+
+def _by_kind(m: dict) -> dict:
+    """The null-abstention rates of a metrics dict, by the kind of null question ("before_abstained", ...)."""
+    return {k: v for k, v in m.items() if k.endswith("_abstained") and k != "null_abstained"}
 
 
 def model_card(out: dict) -> str:
@@ -129,6 +140,10 @@ def model_card(out: dict) -> str:
         _row(early_row, out["early"], fit_keys),
         _row(late_row, out["late"], fit_keys),
         *([_row("asked later", out["asked later"], fit_keys)] if out.get("asked later", {}).get("questions") else []),
+        "",
+        "Null questions of the late part abstained on, by how they were made: "
+        + ", ".join(f"{k.removesuffix('_abstained')} {v:.3f}" for k, v in _by_kind(out["late"]).items())
+        + ".",
         "",
         "## Measured with `newsbot eval` (never fitted on)",
         "",

@@ -35,7 +35,9 @@ class FitSettings:
     seed: int = 13
     # the latest train questions, held out of the cross-encoder: the combiner and abstention fit there
     fit_share: float = 0.2
-    shortlist: int = 12  # candidates the prefilter passes on to be embedded and cross-encoded (serving cost ~ this)
+    # candidates the prefilter passes on to be embedded and cross-encoded (serving cost ~ this): of v12's picks on train,
+    # 12 -> 8 lost 0.005 of pick accuracy at two thirds of the cost (docs/reader.md, v14)
+    shortlist: int = 8
     # of the MiniLM's 6: all of them lifted holdout answer_hit 0.385 -> 0.422 over 3, at twice the cross-encoder's
     # serving cost (docs/reader.md, v10; 0 = no cross-encoder)
     cross_layers: int = 6
@@ -67,13 +69,53 @@ class FitSettings:
     # older story; without them the abstainer learned that evidence older than the newest news means "no answer"
     later_share: float = 0.5  # share of the answerable questions asked later (0: none)
     later_days: tuple[int, int] = (30, 300)
+    # every answerable question also asked as of its date of the corpus without the articles that hold its answer (or
+    # its longest word of 5+ letters): null as the eval's are chosen (the answer occurs in no article), at the same date
+    # as its news, so that staleness alone does not tell it apart
+    absent_nulls: bool = True
     false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
     l2: float = 1e-2  # ridge on the standardised linear models' weights
     top_k: int = 5
 
 
-# null questions: asked before their news ("before"), older questions asked of newer news only ("old", "fold")
-NULL_KINDS = ("before", "old", "fold")
+# null questions: asked before their news ("before"), older questions asked of newer news only ("old", "fold"), asked
+# of the corpus without the articles holding the answer ("absent")
+NULL_KINDS = ("before", "old", "fold", "absent")
+
+
+class CorpusWords:
+    """Which articles hold a word (normalised as the eval compares answers), to find every article that holds an
+    answer the way ../shared/eval/README.md chose its null questions: the answer, or its longest word of 5+ letters."""
+
+    def __init__(self, index):
+        from collections import defaultdict
+
+        from bot.evaluation.metrics import normalise
+
+        holding: dict[str, list[int]] = defaultdict(list)
+        self.ids: list[str] = []
+        for i, (article, passages) in enumerate(index.manifest.everything()):
+            self.ids.append(article.id)
+            for word in set(normalise(" ".join([article.title or "", *(p.text for p in passages)])).split()):
+                holding[word].append(i)
+        self.holding = {w: np.array(found) for w, found in holding.items()}
+
+    def articles_with(self, answers: Sequence[str]) -> set[str]:
+        """Ids of the articles that hold any of `answers`: its longest word of 5+ letters, or else all of its words."""
+        from bot.evaluation.metrics import normalise
+
+        out: set[str] = set()
+        for answer in answers:
+            words = normalise(answer).split()
+            if not words:
+                continue
+            longest = max(words, key=len)
+            found = None
+            for word in [longest] if len(longest) >= 5 else words:
+                have = self.holding.get(word, np.zeros(0, int))
+                found = have if found is None else np.intersect1d(found, have)
+            out |= {self.ids[i] for i in found}
+        return out
 
 
 @dataclass
@@ -108,11 +150,13 @@ def collect(
     progress: bool,
     as_of: Sequence[date] = (),
     since: date | None = None,
+    absent: CorpusWords | None = None,
 ) -> list[Example]:
     """The bot's candidates for each question, as of its date, or as of the matching date of `as_of`. For
     kind="before", `null_before_days` earlier, when its news was not yet written (as dev's null questions: news after
     the corpus). With `since`, from the articles published since then only (kind "old": an older question, a newer
-    corpus, as holdout's). A null question whose candidates hold its answer is dropped, and so is a question asked
+    corpus, as holdout's); with `absent`, from the articles that do not hold its answer (kind "absent"). A null
+    question whose candidates hold its answer is dropped, and so is a question asked
     "later" whose candidates do not."""
     from tqdm import tqdm
 
@@ -127,8 +171,13 @@ def collect(
         else:
             when = day - timedelta(days=s.null_before_days) if kind == "before" else day
         query = bot.query(q["question"], as_of=when)
-        if since:
-            hits = [h for h in bot.retrieve(query, k=s.null_fetch) if h.article.date and h.article.date >= since]
+        if since or absent:
+            hidden = absent.articles_with(q["answers"]) if absent else set()
+            hits = [
+                h
+                for h in bot.retrieve(query, k=s.null_fetch)
+                if h.article.id not in hidden and (not since or (h.article.date and h.article.date >= since))
+            ]
             hits = [dataclasses.replace(h, rank=r) for r, h in enumerate(hits[: s.top_k], 1)]
         else:
             hits = bot.retrieve(query, k=s.top_k)[: s.top_k]
@@ -352,6 +401,11 @@ def metrics(examples: Sequence[Example], reader: Reader) -> dict:
         "answer_hit": round(float(np.mean(answered)), 3) if real else None,
         "false_abstentions": round(float(np.mean([p < reader.threshold for _, p in real])), 3) if real else None,
         "null_abstained": round(float(np.mean([p < reader.threshold for _, p in null])), 3) if null else None,
+        **{
+            f"{kind}_abstained": round(float(np.mean([p < reader.threshold for _, p in judged])), 3)
+            for kind in NULL_KINDS
+            if (judged := [picked(ex, reader) for ex in examples if ex.kind == kind])
+        },
         "shortlist_recall": round(float(np.mean([ex.short_labels.any() for ex in examples if not ex.null])), 3)
         if real
         else None,
@@ -460,6 +514,11 @@ def fit(
     real = collect(bot, [*first, *last], s, progress=progress)
     before = collect(bot, [*first, *last], s, kind="before", progress=progress)
     later = asked_later(bot, [*first, *last], s, progress)
+    absent = (
+        collect(bot, [*first, *last], s, kind="absent", progress=progress, absent=CorpusWords(bot.index))
+        if s.absent_nulls
+        else []
+    )
     old_nulls = old_news_nulls(bot, old, last, s, progress)
     late = {q["id"] for q in last}
     late_real = [ex for ex in real if ex.qid in late]
@@ -475,10 +534,11 @@ def fit(
     # all of them, each scored by a cross-encoder that never saw it; with no cross-encoder, the combiner on all
     # (and the questions asked later, with those it fits on)
     if cross_fitted:
-        combine_on, asked, null = real, real, [*before, *old_nulls, *(ex for f in fold_nulls for ex in f)]
+        combine_on, asked = real, real
+        null = [*before, *absent, *old_nulls, *(ex for f in fold_nulls for ex in f)]
     else:
         combine_on, asked = (late_real if s.cross_layers else real), late_real
-        null = [ex for ex in before if ex.qid in late] + old_nulls
+        null = [ex for ex in [*before, *absent] if ex.qid in late] + old_nulls
     fitted = {ex.qid for ex in asked}
     abstain_on = [*asked, *(ex for ex in later if ex.qid in fitted)]
 
@@ -509,7 +569,7 @@ def fit(
                 report,
                 cross_nulls({ex.qid for ex in real} - held),
             )
-            scored = [ex for ex in [*real, *before, *later] if ex.qid in held]
+            scored = [ex for ex in [*real, *before, *later, *absent] if ex.qid in held]
             scored += old_nulls[k :: len(blocks)] + fold_nulls[k]
             for ex in scored:
                 ex.cross = ce.score(ex.question, [c.text for c in ex.shortlist])
@@ -553,11 +613,12 @@ def fit(
                 "old_questions": len(old),
                 "fold_nulls": sum(map(len, fold_nulls)),
                 "asked_later": len(abstain_on) - len(asked),
+                "absent_nulls": sum(ex.qid in fitted for ex in absent),
             },
             "cross_folds": s.cross_folds if cross_fitted else 0,
         },
         "early": metrics([ex for ex in real if ex.qid not in late], reader),
-        "late": metrics([*late_real, *[ex for ex in before if ex.qid in late], *old_nulls], reader),
+        "late": metrics([*late_real, *[ex for ex in [*before, *absent] if ex.qid in late], *old_nulls], reader),
         "asked later": metrics([ex for ex in later if ex.qid in fitted], reader),
         "threshold": round(reader.threshold, 4),
         "search": {"settings": dataclasses.asdict(search), "recall@5+mrr@10 (passages + articles)": search_quality},

@@ -160,7 +160,10 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
     reader = Reader.load(tmp_path / "reader")
     with fit_rows_file(settings).open("rb") as f:  # what the combiner and abstainer saw, for refitting them offline
         rows = pickle.load(f)["rows"]
-    assert {r["kind"] for r in rows} >= {"answerable", "before"}
+    # null questions asked before their news, and of the corpus without the articles that hold the answer
+    assert {r["kind"] for r in rows} >= {"answerable", "before", "absent"}
+    absent = [r for r in rows if r["kind"] == "absent"]
+    assert absent and not any(r["labels"].any() for r in absent)
     assert all(len(r["full"]) == len(r["labels"]) for r in rows)
     assert reader.cross is not None and reader.cross.layers == 1 and reader.shortlist_size == 6
     card = (tmp_path / "reader" / "README.md").read_text()
@@ -182,3 +185,17 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
     bot = assemble(learned_here, open_index(settings, embedder, smoke_eval[2]["config"]["index"]), embedder, llm=False)
     answer = bot.ask("When was the ambassador appointed?", as_of=date(2022, 10, 26))
     assert answer.answerer == "extractive" and (answer.abstained or answer.citations)
+
+
+@pytest.mark.slow
+def test_corpus_words_finds_every_article_holding_an_answer_as_the_eval_chose_null_questions(smoke_index):
+    """An answer is held by the articles holding its longest word of 5+ letters ("Hulusi Akar": "hulusi"), or else
+    all of its words; a word in no article finds none (the eval's null questions are chosen that way)."""
+    from bot.reader.fit import CorpusWords
+
+    words = CorpusWords(smoke_index)
+    akar = words.articles_with(["Hulusi Akar"])
+    assert "israel-turkey-security-ties" in akar
+    texts = {a.id: (a.title or "") + " ".join(p.text for p in ps) for a, ps in smoke_index.manifest.everything()}
+    assert akar == {i for i, text in texts.items() if "hulusi" in text.lower()}
+    assert words.articles_with(["Zyxwvut Qwerty"]) == set() and words.articles_with([""]) == set()
