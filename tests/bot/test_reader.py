@@ -154,7 +154,14 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
 
     settings, _, _ = smoke_eval
     small = dataclasses.replace(
-        FitSettings(), cross_layers=1, epochs=1, shortlist=6, cross_folds=folds, fold_nulls=bool(folds), later_share=0.5
+        FitSettings(),
+        cross_layers=1,
+        epochs=1,
+        shortlist=6,
+        cross_folds=folds,
+        fold_nulls=bool(folds),
+        later_share=0.5,
+        absent_nulls=True,
     )
     out = train(settings, SMOKE, tmp_path / "reader", fit_settings=small, progress=False, report=lambda line: None)
     reader = Reader.load(tmp_path / "reader")
