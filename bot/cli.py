@@ -397,18 +397,30 @@ def eval_(set_dir, out, limit, k, answerer, baseline, compare, fresh, recompute,
     help="An eval set to score the new reader on afterwards, for its model card (repeatable; never fitted on).",
 )
 @click.option("--seed", type=int, default=None, help="Random seed [default: the one in FitSettings].")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Train with one FitSettings field changed, e.g. --set fold_nulls=true --set later_days=30,300 (repeatable; "
+    "for experiments: the defaults are the shipped reader's recipe).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the training metrics as a JSON object.")
 @common
-def train(set_dir, out, measure, seed, as_json, settings):
+def train(set_dir, out, measure, seed, overrides, as_json, settings):
     """Fit the learned reader (prefilter, cross-encoder, combiner, abstention) on an eval set's questions, e.g.
     ../shared/eval/train, and write it with its model card. Takes tens of minutes; answering never trains.
     """
     import dataclasses
 
-    from bot.reader.fit import FitSettings
+    from bot.reader.fit import FitSettings, with_overrides
     from bot.reader.fit import train as run_training
 
     fit_settings = FitSettings() if seed is None else dataclasses.replace(FitSettings(), seed=seed)
+    try:
+        fit_settings = with_overrides(fit_settings, overrides)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--set") from None
     out = out or settings.core.reader_dir
     result = run_training(
         settings,

@@ -86,6 +86,15 @@ def test_bad_as_of_is_a_usage_error(run):
     assert r.exit_code == 2 and "not a date" in r.output
 
 
+def test_train_refuses_an_unknown_or_mistyped_setting_before_any_work(tmp_path):
+    """`newsbot train --set` names the fields it knows and the value a field takes, and trains nothing."""
+    runner = CliRunner()
+    for bad, says in (("nulls=true", "fold_nulls"), ("fold_nulls=maybe", "fold_nulls takes a value like False")):
+        result = runner.invoke(cli, ["train", str(tmp_path), "--out", str(tmp_path / "r"), "--set", bad])
+        assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_skipped_input_gives_exit_code_3_and_keeps_the_rest(run, tmp_path):
     """A bad file is reported, the good ones are ingested, and the exit code tells a script."""
     src = tmp_path / "src"

@@ -114,7 +114,9 @@ def model_card(out: dict) -> str:
             f"{s['max_length']} tokens, {s['epochs']} epochs, lr {s['lr']}, {out['cross_groups']} groups"
             + (
                 "; each group also holds a 'none of these' slot of logit 0, which the groups of early questions asked "
-                "before their news must choose, so that a logit above 0 means 'answers'"
+                "before their news"
+                + (" or of the news without their answer" if s.get("cross_absent") else "")
+                + " must choose, so that a logit above 0 means 'answers'"
                 if s.get("cross_nulls")
                 else ""
             )

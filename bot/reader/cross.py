@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,9 +11,6 @@ import numpy as np
 from ingest.embed import PACKAGED_MODEL, bf16_supported, length_batches, resolve_model_path
 
 BATCH = 32  # pairs per forward pass when scoring many (training's evaluation); a question has fewer
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what the tokenizer gives and the model takes, in order
-
-logger = logging.getLogger(__name__)
 
 
 def _offline() -> None:
@@ -61,7 +56,6 @@ class CrossEncoder:
         self.base = base
         self.bf16 = bf16_supported()
         self._torch = torch
-        self._traced = None  # a TorchScript trace of the loaded model (`trace`): scores as it does, without Python
 
     @classmethod
     def from_base(cls, layers: int, max_length: int, base: str = PACKAGED_MODEL) -> CrossEncoder:
@@ -101,37 +95,13 @@ class CrossEncoder:
         model.eval()
         if bf16_supported():  # bf16 weights: 16 ms for a question's twelve pairs where autocast took 22 and fp32 35
             model.to(torch.bfloat16)
-        ce = cls(
+        return cls(
             model,
             AutoTokenizer.from_pretrained(str(folder)),
             max_length=int(cfg["max_length"]),
             layers=int(cfg["layers"]),
             base=cfg.get("base", PACKAGED_MODEL),
         )
-        ce.trace()
-        return ce
-
-    def trace(self) -> None:
-        """Serve through a TorchScript trace of the model, kept only if it scores a probe of other shapes as the model
-        does: calling the ~60 modules of six layers from Python cost ~9 % of a question's twelve pairs
-        (docs/performance.md)."""
-        torch = self._torch
-        example = self.encode(["a question?", "a longer question, padded less?"], ["a text", "another, longer text."])
-        probe = self.encode(["Who spoke?"] * 3, ["One.", "A sentence of another length, padded differently.", "Two."])
-        try:
-            with warnings.catch_warnings(), torch.inference_mode():
-                warnings.simplefilter("ignore")  # TracerWarnings on shape checks that are constant for an encoder
-                traced = torch.jit.trace(self.model, tuple(example[k] for k in INPUTS), check_trace=False)
-                got = traced(*(probe[k] for k in INPUTS)).float()
-                want = self.logits(probe)
-            agree = bool(torch.allclose(got, want, atol=1e-3))
-        except Exception as exc:  # any failure means: use the model as it is
-            logger.info("cross-encoder not traced (%s)", exc)
-            return
-        if agree:
-            self._traced = traced
-        else:
-            logger.info("cross-encoder not traced: the trace disagrees with the model")
 
     def config(self) -> dict:
         return {"base": self.base, "layers": self.layers, "max_length": self.max_length}
@@ -166,9 +136,7 @@ class CrossEncoder:
         out = np.zeros(len(texts), dtype=np.float32)
         with torch.inference_mode():
             for chunk in length_batches([len(ids) for ids in pairs["input_ids"]], BATCH):
-                batch = self.encode([questions[j] for j in chunk], [texts[j] for j in chunk])
-                logits = self._traced(*(batch[k] for k in INPUTS)).float() if self._traced else self.logits(batch)
-                out[chunk] = logits.numpy()
+                out[chunk] = self.logits(self.encode([questions[j] for j in chunk], [texts[j] for j in chunk])).numpy()
         return out
 
     def save(self, folder: Path) -> None:

@@ -78,9 +78,37 @@ class FitSettings:
     # as its news, so that staleness alone does not tell it apart. Off: v14's abstainer told only 0.26-0.34 of them
     # from answerable ones on train, and holdout's null abstention did not rise (docs/reader.md)
     absent_nulls: bool = False
+    # the absent-answer questions also as "none of these" groups of the cross-encoder (the story is there, the answer
+    # is not: its logit should fall), not only as the abstainer's null questions
+    cross_absent: bool = False
     false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
     l2: float = 1e-2  # ridge on the standardised linear models' weights
     top_k: int = 5
+
+
+def with_overrides(s: FitSettings, overrides: Sequence[str]) -> FitSettings:
+    """`s` with each "name=value" applied, the value read as the field's type (true/false, a number, "30,300")."""
+    fields = {f.name: f for f in dataclasses.fields(s)}
+    changes: dict = {}
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or name not in fields:
+            raise ValueError(f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
+        current = getattr(s, name)
+        try:
+            if isinstance(current, bool):
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError
+                value = text.lower() in ("true", "1", "yes", "on")
+            elif isinstance(current, tuple):
+                value = tuple(type(v)(x) for v, x in zip(current, text.split(",", len(current) - 1), strict=True))
+            else:
+                value = type(current)(text)
+        except ValueError:
+            raise ValueError(f"{item!r}: {name} takes a value like {current!r}") from None
+        changes[name] = value
+    return dataclasses.replace(s, **changes)
 
 
 # null questions: asked before their news ("before"), older questions asked of newer news only ("old", "fold"), asked
@@ -521,9 +549,10 @@ def fit(
     later = asked_later(bot, [*first, *last], s, progress)
     absent = (
         collect(bot, [*first, *last], s, kind="absent", progress=progress, absent=CorpusWords(bot.index))
-        if s.absent_nulls
+        if s.absent_nulls or s.cross_absent
         else []
     )
+    nulls_absent = absent if s.absent_nulls else []  # the abstainer's (the cross-encoder's with cross_absent)
     old_nulls = old_news_nulls(bot, old, last, s, progress)
     late = {q["id"] for q in last}
     late_real = [ex for ex in real if ex.qid in late]
@@ -540,10 +569,10 @@ def fit(
     # (and the questions asked later, with those it fits on)
     if cross_fitted:
         combine_on, asked = real, real
-        null = [*before, *absent, *old_nulls, *(ex for f in fold_nulls for ex in f)]
+        null = [*before, *nulls_absent, *old_nulls, *(ex for f in fold_nulls for ex in f)]
     else:
         combine_on, asked = (late_real if s.cross_layers else real), late_real
-        null = [ex for ex in [*before, *absent] if ex.qid in late] + old_nulls
+        null = [ex for ex in [*before, *nulls_absent] if ex.qid in late] + old_nulls
     fitted = {ex.qid for ex in asked}
     abstain_on = [*asked, *(ex for ex in later if ex.qid in fitted)]
 
@@ -553,11 +582,12 @@ def fit(
     shortlist_all([*real, *later, *null], reader, bot.answerer, progress)
 
     def cross_nulls(questions: set[str]) -> list[tuple[str, list[str]]]:
-        """The "none of these" groups: `questions` asked before their news."""
+        """The "none of these" groups: `questions` asked before their news (and of the news without their answer)."""
         if not s.cross_nulls:
             return []
+        made = [*before, *(absent if s.cross_absent else [])]
         return [
-            (ex.question, [c.text for c in reader.shortlist(ex.pool, ex.qtype)]) for ex in before if ex.qid in questions
+            (ex.question, [c.text for c in reader.shortlist(ex.pool, ex.qtype)]) for ex in made if ex.qid in questions
         ]
 
     # 2. cross-encoder: on the early questions, or cross-fitted (each date block scored by one trained on the others),
@@ -618,12 +648,12 @@ def fit(
                 "old_questions": len(old),
                 "fold_nulls": sum(map(len, fold_nulls)),
                 "asked_later": len(abstain_on) - len(asked),
-                "absent_nulls": sum(ex.qid in fitted for ex in absent),
+                "absent_nulls": sum(ex.qid in fitted for ex in nulls_absent),
             },
             "cross_folds": s.cross_folds if cross_fitted else 0,
         },
         "early": metrics([ex for ex in real if ex.qid not in late], reader),
-        "late": metrics([*late_real, *[ex for ex in [*before, *absent] if ex.qid in late], *old_nulls], reader),
+        "late": metrics([*late_real, *[ex for ex in [*before, *nulls_absent] if ex.qid in late], *old_nulls], reader),
         "asked later": metrics([ex for ex in later if ex.qid in fitted], reader),
         "threshold": round(reader.threshold, 4),
         "search": {"settings": dataclasses.asdict(search), "recall@5+mrr@10 (passages + articles)": search_quality},

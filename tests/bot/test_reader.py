@@ -162,6 +162,7 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
         fold_nulls=bool(folds),
         later_share=0.5,
         absent_nulls=True,
+        cross_absent=bool(folds),
     )
     out = train(settings, SMOKE, tmp_path / "reader", fit_settings=small, progress=False, report=lambda line: None)
     reader = Reader.load(tmp_path / "reader")
@@ -182,6 +183,8 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
         assert combiner["fold_nulls"] > 0 and f"{combiner['fold_nulls']} of the same kind" in card
         # and answerable questions asked again later, with newer news in the index, beside the null ones
         assert combiner["asked_later"] > 0 and "asked again" in card and "later" in {r["kind"] for r in rows}
+        # the absent-answer questions among the cross-encoder's "none of these" groups too
+        assert "or of the news without their answer" in card
     else:  # the latest questions, after the cross-encoder's
         assert combiner["from"] >= cross["to"] and "cross-fitted" not in card
     learned_here = settings.model_copy(
@@ -206,3 +209,12 @@ def test_corpus_words_finds_every_article_holding_an_answer_as_the_eval_chose_nu
     texts = {a.id: (a.title or "") + " ".join(p.text for p in ps) for a, ps in smoke_index.manifest.everything()}
     assert akar == {i for i, text in texts.items() if "hulusi" in text.lower()}
     assert words.articles_with(["Zyxwvut Qwerty"]) == set() and words.articles_with([""]) == set()
+
+
+def test_fit_settings_overrides_read_each_value_as_its_fields_type():
+    """`newsbot train --set`: booleans, numbers and pairs, each as the field holds it."""
+    from bot.reader.fit import FitSettings, with_overrides
+
+    s = with_overrides(FitSettings(), ["fold_nulls=on", "later_share=0.5", "later_days=10, 20", "shortlist=8"])
+    assert (s.fold_nulls, s.later_share, s.later_days, s.shortlist) == (True, 0.5, (10, 20), 8)
+    assert with_overrides(s, []) == s
