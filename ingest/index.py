@@ -128,6 +128,10 @@ class Index:
         """Every passage of these articles, in article order."""
         return self.manifest.article_passages(article_ids)
 
+    def every_article(self) -> list[tuple[StoredArticle, list[Passage]]]:
+        """Every article with its passages in order (a whole-corpus pass: training's word counts)."""
+        return self.manifest.everything()
+
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the current generation (its idf weighs a question's words)."""
         return self.bm25.current()

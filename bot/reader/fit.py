@@ -127,7 +127,7 @@ class CorpusWords:
 
         holding: dict[str, list[int]] = defaultdict(list)
         self.ids: list[str] = []
-        for i, (article, passages) in enumerate(index.manifest.everything()):
+        for i, (article, passages) in enumerate(index.every_article()):
             self.ids.append(article.id)
             for word in set(normalise(" ".join([article.title or "", *(p.text for p in passages)])).split()):
                 holding[word].append(i)

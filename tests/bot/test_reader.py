@@ -206,7 +206,7 @@ def test_corpus_words_finds_every_article_holding_an_answer_as_the_eval_chose_nu
     words = CorpusWords(smoke_index)
     akar = words.articles_with(["Hulusi Akar"])
     assert "israel-turkey-security-ties" in akar
-    texts = {a.id: (a.title or "") + " ".join(p.text for p in ps) for a, ps in smoke_index.manifest.everything()}
+    texts = {a.id: (a.title or "") + " ".join(p.text for p in ps) for a, ps in smoke_index.every_article()}
     assert akar == {i for i, text in texts.items() if "hulusi" in text.lower()}
     assert words.articles_with(["Zyxwvut Qwerty"]) == set() and words.articles_with([""]) == set()
 
