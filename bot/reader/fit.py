@@ -66,11 +66,10 @@ class FitSettings:
     # times as many null questions of that kind: holdout answer_hit 0.444 -> 0.478 (v12), but a seed question lost and
     # null abstention 0.741 -> 0.704, so off while v11 is shipped (docs/reader.md)
     fold_nulls: bool = False
-    # answerable questions asked again this many days after their date (drawn), with the news written since in the
-    # index, where their candidates still hold the answer: stale evidence that answers, as for anyone asking about an
-    # older story; without them the abstainer learned that evidence older than the newest news means "no answer"
-    # share of the answerable questions asked later (0: none); 0.5 in v14, which still abstained on the sample asked
-    # today (docs/reader.md)
+    # this share of the answerable questions (0: none) also asked again `later_days` after their date (drawn), with the
+    # news written since in the index, where their candidates still hold the answer: stale evidence that answers, as
+    # for anyone asking about an older story (without them the abstainer learned that evidence older than the newest
+    # news means "no answer"). Off: v14 (0.5) still abstained on the bundled sample asked today (docs/reader.md)
     later_share: float = 0.0
     later_days: tuple[int, int] = (30, 300)
     # every answerable question also asked as of its date of the corpus without the articles that hold its answer (or
@@ -189,8 +188,8 @@ def collect(
     kind="before", `null_before_days` earlier, when its news was not yet written (as dev's null questions: news after
     the corpus). With `since`, from the articles published since then only (kind "old": an older question, a newer
     corpus, as holdout's); with `absent`, from the articles that do not hold its answer (kind "absent"). A null
-    question whose candidates hold its answer is dropped, and so is a question asked
-    "later" whose candidates do not."""
+    question whose candidates hold its answer is dropped, and so is a question asked "later" whose candidates do
+    not."""
     from tqdm import tqdm
 
     answerer = bot.answerer
@@ -566,7 +565,7 @@ def fit(
             fold_nulls[k] = old_news_nulls(bot, [ordered[i] for i in blocks[k]], newer, s, progress, kind="fold")
     # who the combiner and abstention fit on: the late questions, which the cross-encoder never saw; cross-fitted,
     # all of them, each scored by a cross-encoder that never saw it; with no cross-encoder, the combiner on all
-    # (and the questions asked later, with those it fits on)
+    # (the abstainer also on the same questions asked later)
     if cross_fitted:
         combine_on, asked = real, real
         null = [*before, *nulls_absent, *old_nulls, *(ex for f in fold_nulls for ex in f)]
