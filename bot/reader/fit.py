@@ -14,6 +14,7 @@ import math
 import pickle
 import random
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.evaluation.metrics import answer_hit
+from bot.evaluation.metrics import answer_hit, normalise
 from bot.reader.features import CHEAP, FULL, QUESTION, cheap_features, full_features, question_features
 from bot.reader.model import Linear, Reader
 
@@ -120,10 +121,6 @@ class CorpusWords:
     answer the way ../shared/eval/README.md chose its null questions: the answer, or its longest word of 5+ letters."""
 
     def __init__(self, index):
-        from collections import defaultdict
-
-        from bot.evaluation.metrics import normalise
-
         holding: dict[str, list[int]] = defaultdict(list)
         self.ids: list[str] = []
         for i, (article, passages) in enumerate(index.every_article()):
@@ -134,8 +131,6 @@ class CorpusWords:
 
     def articles_with(self, answers: Sequence[str]) -> set[str]:
         """Ids of the articles that hold any of `answers`: its longest word of 5+ letters, or else all of its words."""
-        from bot.evaluation.metrics import normalise
-
         out: set[str] = set()
         for answer in answers:
             words = normalise(answer).split()
@@ -423,8 +418,9 @@ def picked(ex: Example, reader: Reader) -> tuple[bool, float]:
 def metrics(examples: Sequence[Example], reader: Reader) -> dict:
     """On answerable questions: pick accuracy (answer_hit of the chosen sentence), false abstentions; on null
     questions: abstentions."""
-    real = [picked(ex, reader) for ex in examples if not ex.null]
-    null = [picked(ex, reader) for ex in examples if ex.null]
+    judged = [(ex.kind, *picked(ex, reader)) for ex in examples]  # each question read once
+    real = [(hit, p) for kind, hit, p in judged if kind not in NULL_KINDS]
+    null = [(hit, p) for kind, hit, p in judged if kind in NULL_KINDS]
     answered = [hit and p >= reader.threshold for hit, p in real]
     return {
         "questions": len(real),
@@ -434,9 +430,9 @@ def metrics(examples: Sequence[Example], reader: Reader) -> dict:
         "false_abstentions": round(float(np.mean([p < reader.threshold for _, p in real])), 3) if real else None,
         "null_abstained": round(float(np.mean([p < reader.threshold for _, p in null])), 3) if null else None,
         **{
-            f"{kind}_abstained": round(float(np.mean([p < reader.threshold for _, p in judged])), 3)
+            f"{kind}_abstained": round(float(np.mean([p < reader.threshold for k, _, p in judged if k == kind])), 3)
             for kind in NULL_KINDS
-            if (judged := [picked(ex, reader) for ex in examples if ex.kind == kind])
+            if any(k == kind for k, _, _ in judged)
         },
         "shortlist_recall": round(float(np.mean([ex.short_labels.any() for ex in examples if not ex.null])), 3)
         if real
