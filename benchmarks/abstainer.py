@@ -4,9 +4,10 @@
 train question's shortlist with out-of-fold cross-encoder logits, and the null questions it made, by kind). This
 refits the abstainer on chosen kinds of null questions with the same code as `newsbot train` and measures it out of
 time: fitted on one date block's questions (and the null questions made of them), its threshold set there at the
-allowed false abstentions, then read on the other block's. Nothing here reads holdout or dev.
+allowed false abstentions, then read on the other block's; `--drop NAME` leaves a QUESTION feature out. Nothing here
+reads holdout or dev.
 
-    python benchmarks/abstainer.py [--rows .newsbot/train-fit-rows.pkl] [--reader models/reader] [--json]
+    python benchmarks/abstainer.py [--rows .newsbot/train-fit-rows.pkl] [--reader models/reader] [--drop NAME] [--json]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.reader.features import QUESTION, question_features  # noqa: E402
+from bot.reader.features import QUESTION  # noqa: E402
 from bot.reader.fit import NULL_KINDS, FitSettings, fit_logistic, threshold_at  # noqa: E402
 from bot.reader.model import Reader  # noqa: E402
 
@@ -41,20 +42,26 @@ def question_rows(rows: list[dict], reader: Reader) -> tuple[np.ndarray, np.ndar
     x, hit = [], []
     for r in rows:
         logits = reader.combiner(r["full"])
-        x.append(question_features(r["full"], logits, r["qtype"]))
+        x.append(reader.question(r["full"], logits, r["qtype"]))
         hit.append(bool(r["labels"][int(np.argmax(logits))]))
     return np.array(x), np.array(hit)
 
 
-def measure(fit_rows: list[dict], test_rows: list[dict], kinds: set[str], reader: Reader, s: FitSettings) -> dict:
-    """Fit on `fit_rows` (answerable + the `kinds` of null), threshold at s.false_abstention there; read `test_rows`."""
+def measure(
+    fit_rows: list[dict], test_rows: list[dict], kinds: set[str], reader: Reader, s: FitSettings, drop: set[str]
+) -> dict:
+    """Fit on `fit_rows` (answerable + the `kinds` of null) without the `drop` features, threshold at
+    s.false_abstention there; read `test_rows`."""
+    keep = [i for i, name in enumerate(QUESTION) if name not in drop]
     used = [r for r in fit_rows if r["kind"] in ANSWERABLE or r["kind"] in kinds]
     x, _ = question_rows(used, reader)
+    x = x[:, keep]
     y = np.array([r["kind"] in ANSWERABLE for r in used], dtype=float)
-    abstainer = fit_logistic(x, y, QUESTION, s.l2)
+    abstainer = fit_logistic(x, y, [QUESTION[i] for i in keep], s.l2)
     as_asked = np.array([r["kind"] == "answerable" for r in used])
     threshold = threshold_at(1 / (1 + np.exp(-abstainer(x[as_asked]))), s.false_abstention)
     xt, hit = question_rows(test_rows, reader)
+    xt = xt[:, keep]
     p = 1 / (1 + np.exp(-abstainer(xt)))
     kind = np.array([r["kind"] for r in test_rows])
     real = kind == "answerable"
@@ -74,6 +81,7 @@ def main(argv: list[str]) -> None:
     a = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     a.add_argument("--rows", type=Path, default=Path(".newsbot/train-fit-rows.pkl"))
     a.add_argument("--reader", type=Path, default=None, help="the reader those rows were fitted for [their own]")
+    a.add_argument("--drop", action="append", default=[], choices=QUESTION, help="leave this feature out (repeatable)")
     a.add_argument("--json", action="store_true")
     args = a.parse_args(argv)
     with args.rows.open("rb") as f:
@@ -89,8 +97,8 @@ def main(argv: list[str]) -> None:
     result = {}
     for name, kinds in VARIANTS.items():
         result[name] = {
-            "fit early, read late": measure(early, late, kinds, reader, s),
-            "fit late, read early": measure(late, early, kinds, reader, s),
+            "fit early, read late": measure(early, late, kinds, reader, s, set(args.drop)),
+            "fit late, read early": measure(late, early, kinds, reader, s, set(args.drop)),
         }
     if args.json:
         print(json.dumps(result, indent=1))

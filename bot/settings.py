@@ -44,10 +44,10 @@ class CoreSettings(BaseSettings):
         "results; empty = the number `newsbot train` fitted with the reader (2 for the rules).",
     )
     reader: Literal["learned", "rules"] = Field(
-        "rules",
-        description="rules = the hand-weighted sentence score (the default "
-        "until the learned one abstains as well: docs/reader.md); learned = the reader "
-        "`newsbot train` fitted (models/reader).",
+        "learned",
+        description="learned = the reader `newsbot train` fitted (models/reader; more answers right on news "
+        "nobody tuned for); rules = the hand-weighted sentence score (abstains on more unanswerable "
+        "questions, and on more answerable ones: docs/reader.md).",
     )
     reader_dir: Path = Field(MODEL_DIR, description="The trained reader's folder (checked against its manifest).")
     log_level: str = Field("WARNING", description="Python logging level for the CLI.")

@@ -30,7 +30,11 @@ CHEAP = (
 )
 # Every feature of a compared candidate: the cheap ones, the embedding's and the cross-encoder's.
 FULL = (*CHEAP, "semantic", "semantic_gap", "dense", "cross", "cross_gap")
-# What says whether the question is answered at all, from its best candidates.
+# What says whether the question is answered at all, from its best candidates. Nothing in it changes with when the
+# question is asked or with the index's size (SITUATIONAL): quiz questions always ask about their week, so evidence
+# older than the question meant "no answer" in training, and the bundled one-article sample's word-match scores are
+# tiny; the reader then abstained on the sample asked today (docs/reader.md, v16 and v17). How much newer news the
+# index holds than the evidence ("stale") stays: that is how holdout's null questions look.
 QUESTION = (
     "best",
     "margin",
@@ -39,8 +43,6 @@ QUESTION = (
     "overlap",
     "type_match",
     "dense",
-    "log_lexical",
-    "fresh",
     "stale",
     "rule_confidence",
     *(f"is_{t}" for t in QTYPES),
@@ -105,8 +107,25 @@ def full_rows(cheap: np.ndarray, semantic: np.ndarray, dense: np.ndarray, cross:
     return np.concatenate([cheap, rest], axis=1)
 
 
-def question_features(full: np.ndarray, logits: np.ndarray, qtype: str | None) -> np.ndarray:
-    """QUESTION for one question from its candidates' FULL rows and the combiner's logits for them."""
+# FULL features that change with when the question is asked (fresh) or the index's size (BM25's idf): they may rank a
+# question's candidates, but not say whether any answers
+SITUATIONAL = ("fresh", "log_lexical")
+
+
+def without_situation(full: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """`full` with every SITUATIONAL feature set to `mean`'s (a linear model's means): its part of the score is 0."""
+    out = full.copy()
+    for name in SITUATIONAL:
+        out[:, _FULL_COLUMN[name]] = mean[_FULL_COLUMN[name]]
+    return out
+
+
+def question_features(
+    full: np.ndarray, logits: np.ndarray, general_logits: np.ndarray, qtype: str | None
+) -> np.ndarray:
+    """QUESTION for one question from its candidates' FULL rows and the combiner's logits for them: as ranked
+    (`logits`, which choose the best candidate) and without the SITUATIONAL features' part (`general_logits`, which
+    say how good it is)."""
     order = np.argsort(-logits)
     top = full[order[0]]
     margin = float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 5.0
@@ -124,15 +143,13 @@ def question_features(full: np.ndarray, logits: np.ndarray, qtype: str | None) -
     rule_confidence = float(rules[sentences].max()) if sentences.any() else 0.0
     return np.array(
         [
-            float(logits[order[0]]),
+            float(general_logits[order[0]]),
             min(margin, 5.0),
             float(full[:, col["cross"]].max()),
             float(full[:, col["semantic"]].max()),
             float(full[:, col["overlap"]].max()),
             top[col["type_match"]],
             top[col["dense"]],
-            top[col["log_lexical"]],
-            top[col["fresh"]],
             top[col["stale"]],
             rule_confidence,
             *(float(qtype == t) for t in QTYPES),

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.evaluation.metrics import answer_hit, normalise
-from bot.reader.features import CHEAP, FULL, QUESTION, cheap_features, full_features, question_features
+from bot.reader.features import CHEAP, FULL, QUESTION, cheap_features, full_features
 from bot.reader.model import Linear, Reader
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,8 @@ class FitSettings:
     # the latest train questions, held out of the cross-encoder: the combiner and abstention fit there
     fit_share: float = 0.2
     # candidates the prefilter passes on to be embedded and cross-encoded (serving cost ~ this); of v12's picks on
-    # train, 12 -> 8 lost 0.005 of pick accuracy at two thirds of the cost (trained with 8 and the three kinds of
-    # questions below, v14 lost two seed questions: docs/reader.md)
+    # train, 12 -> 8 lost 0.005 of pick accuracy at two thirds of the cost, but trained with 8 (the cross-encoder's
+    # groups come from the shortlist), v14 and v16 lost two seed questions (docs/reader.md)
     shortlist: int = 12
     # of the MiniLM's 6: all of them lifted holdout answer_hit 0.385 -> 0.422 over 3, at twice the cross-encoder's
     # serving cost (docs/reader.md, v10; 0 = no cross-encoder)
@@ -70,8 +70,9 @@ class FitSettings:
     # this share of the answerable questions (0: none) also asked again `later_days` after their date (drawn), with the
     # news written since in the index, where their candidates still hold the answer: stale evidence that answers, as
     # for anyone asking about an older story (without them the abstainer learned that evidence older than the newest
-    # news means "no answer"). Off: v14 (0.5) still abstained on the bundled sample asked today (docs/reader.md)
-    later_share: float = 0.0
+    # news means "no answer"; since v16 it no longer reads the evidence's age at the question's date, and these keep
+    # it fitted on stale evidence that answers: docs/reader.md)
+    later_share: float = 0.5
     later_days: tuple[int, int] = (30, 300)
     # every answerable question also asked as of its date of the corpus without the articles that hold its answer (or
     # its longest word of 5+ letters): null as the eval's are chosen (the answer occurs in no article), at the same date
@@ -626,7 +627,7 @@ def fit(
     for ex in [*abstain_on, *null]:
         if ex.shortlist:
             x = full_features(ex.shortlist, ex.qtype, ex.cross)
-            rows.append(question_features(x, reader.combiner(x), ex.qtype))
+            rows.append(reader.question(x, reader.combiner(x), ex.qtype))
             ys.append(0.0 if ex.null else 1.0)
     reader.abstainer = fit_logistic(np.array(rows), np.array(ys), QUESTION, s.l2)
     reader.threshold = threshold_at([p for ex in asked for _, p in [picked(ex, reader)]], s.false_abstention)

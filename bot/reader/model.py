@@ -19,7 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from bot.reader import MODEL_DIR
-from bot.reader.features import CHEAP, FULL, QUESTION, cheap_features, full_features, question_features
+from bot.reader.features import (
+    CHEAP,
+    FULL,
+    QUESTION,
+    cheap_features,
+    full_features,
+    question_features,
+    without_situation,
+)
 from ingest.errors import NewsbotError
 
 logger = logging.getLogger(__name__)
@@ -137,8 +145,12 @@ class Reader:
     def judge(self, full: np.ndarray, qtype: str | None) -> tuple[np.ndarray, float]:
         """The combiner's logit for each compared candidate (FULL rows) and the probability that the best answers."""
         logits = self.combiner(full)
-        q = question_features(full, logits, qtype)
+        q = self.question(full, logits, qtype)
         return logits, 1.0 / (1.0 + math.exp(-float(self.abstainer(q))))
+
+    def question(self, full: np.ndarray, logits: np.ndarray, qtype: str | None) -> np.ndarray:
+        """The abstainer's QUESTION row for compared candidates' FULL rows and the combiner's `logits` for them."""
+        return question_features(full, logits, self.combiner(without_situation(full, self.combiner.mean)), qtype)
 
     def config(self) -> dict:
         return {

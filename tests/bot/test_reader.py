@@ -78,6 +78,33 @@ def test_saved_reader_serves_the_fitted_scores(tmp_path):
     assert (loaded.threshold, loaded.shortlist_size) == (0.42, 7)
 
 
+def test_how_sure_the_reader_is_does_not_depend_on_when_the_question_is_asked_or_the_index_size():
+    """The same candidates asked years later of a one-article index (the bundled sample asked today): the combiner may
+    rank them differently, but the probability that the best one answers does not fall with the time since or with
+    the smaller word-match scores."""
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=len(FULL)).astype(np.float32)
+    weights[FULL.index("fresh")] = 2.0  # the combiner prefers news of the question's week ...
+    weights[FULL.index("log_lexical")] = 1.0  # ... and high BM25 scores
+    combiner = Linear(FULL, np.full(len(FULL), 0.3, np.float32), np.ones(len(FULL), np.float32), weights)
+    abstainer = Linear(
+        QUESTION,
+        np.zeros(len(QUESTION), np.float32),
+        np.ones(len(QUESTION), np.float32),
+        rng.normal(size=len(QUESTION)).astype(np.float32),
+    )
+    reader = Reader(Linear.zeros(CHEAP), combiner, abstainer, 0.5)
+    then = rng.uniform(size=(6, len(FULL))).astype(np.float32)
+    then[:, FULL.index("fresh")] = 0.8  # all from the week asked about
+    then[:, FULL.index("log_lexical")] = 3.0
+    now = then.copy()
+    now[:, FULL.index("fresh")] = 0.0
+    now[:, FULL.index("log_lexical")] = 0.5
+    (then_logits, p_then), (now_logits, p_now) = reader.judge(then, "when"), reader.judge(now, "when")
+    assert (now_logits < then_logits).all()  # the time since still ranks ...
+    assert p_now == pytest.approx(p_then, abs=1e-6)  # ... but does not say "no answer"
+
+
 def test_listwise_fit_learns_which_feature_marks_the_answer():
     """Groups where only feature 1 tells the answer apart: the fitted score ranks the answer first in each."""
     rng = np.random.default_rng(1)
