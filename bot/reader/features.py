@@ -112,14 +112,6 @@ def full_rows(cheap: np.ndarray, semantic: np.ndarray, dense: np.ndarray, cross:
 SITUATIONAL = ("fresh", "log_lexical")
 
 
-def without_situation(full: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """`full` with every SITUATIONAL feature set to `mean`'s (a linear model's means): its part of the score is 0."""
-    out = full.copy()
-    for name in SITUATIONAL:
-        out[:, _FULL_COLUMN[name]] = mean[_FULL_COLUMN[name]]
-    return out
-
-
 def question_features(
     full: np.ndarray, logits: np.ndarray, general_logits: np.ndarray, qtype: str | None
 ) -> np.ndarray:

@@ -19,15 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.reader import MODEL_DIR
-from bot.reader.features import (
-    CHEAP,
-    FULL,
-    QUESTION,
-    cheap_features,
-    full_features,
-    question_features,
-    without_situation,
-)
+from bot.reader.features import CHEAP, FULL, QUESTION, SITUATIONAL, cheap_features, full_features, question_features
 from ingest.errors import NewsbotError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +44,12 @@ class Linear:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.scale) @ self.weights + self.bias
+
+    def without(self, names: Sequence[str]) -> Linear:
+        """The same model with these features' weights at 0: their part of the score left out."""
+        return dataclasses.replace(
+            self, weights=np.where(np.isin(self.names, names), 0, self.weights).astype(np.float32)
+        )
 
     @classmethod
     def zeros(cls, names: Sequence[str]) -> Linear:
@@ -150,7 +148,7 @@ class Reader:
 
     def question(self, full: np.ndarray, logits: np.ndarray, qtype: str | None) -> np.ndarray:
         """The abstainer's QUESTION row for compared candidates' FULL rows and the combiner's `logits` for them."""
-        return question_features(full, logits, self.combiner(without_situation(full, self.combiner.mean)), qtype)
+        return question_features(full, logits, self.combiner.without(SITUATIONAL)(full), qtype)
 
     def config(self) -> dict:
         return {
