@@ -42,7 +42,7 @@ def collect_pools(set_dir: Path) -> list[dict]:
     parts = {
         "early": collect(bot, first, s, progress=True),
         "late": collect(bot, last, s, progress=True),
-        "null_before": collect(bot, last, s, null="before", progress=True),
+        "null_before": collect(bot, last, s, kind="before", progress=True),
         "null_old": old_news_nulls(bot, old, last, s, True),
     }
     rows = [(part, ex) for part, exs in parts.items() for ex in exs]
