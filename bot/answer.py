@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -308,8 +309,8 @@ class Asked:
             a,
             b,
             0.0,
-            overlap=sum(self.weights[w] for w in self.terms & terms) / self.total,
-            context=sum(self.weights[w] for w in self.terms & near) / self.total,
+            overlap=math.fsum(self.weights[w] for w in self.terms & terms) / self.total,
+            context=math.fsum(self.weights[w] for w in self.terms & near) / self.total,
             # new_names() skips a sentence's first word; a headline's first word is often the name
             type_match=type_match(self.qtype, text if headline is None else " " + text, self.question),
             novel=novelty(terms, self.terms, self.avoid, text),

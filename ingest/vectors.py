@@ -143,6 +143,18 @@ class VectorStore:
         res = self.collection.get(ids=list(ids), include=["embeddings"])
         return dict(zip(res["ids"], res["embeddings"]))
 
+    def every_vector(self) -> tuple[list[str], np.ndarray]:
+        """Every row's id and its embedding (float32, one row each), a page at a time."""
+        page = min(self.max_batch, 5000)
+        ids: list[str] = []
+        blocks = []
+        for offset in itertools.count(0, page):
+            got = self.collection.get(include=["embeddings"], limit=page, offset=offset)
+            ids += got["ids"]
+            blocks.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self.dim))
+            if len(got["ids"]) < page:
+                return ids, np.concatenate(blocks)
+
     def rows(self) -> Iterator[tuple[str, str, dict]]:
         """Every row as (passage id, text, metadata), a page at a time."""
         page = min(self.max_batch, 5000)

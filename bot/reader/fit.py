@@ -702,6 +702,7 @@ def train(
     embedder = build_embedder(settings)
     train_set = EvalSet.load(set_dir)
     index, _ = ingested_index(settings, train_set, embedder, progress)
+    index.exact_search()  # Chroma's HNSW answers differently in every process: the same data must train the same
     bot = assemble(rules, index, embedder, llm=False)
     rows: list[dict] = []
     reader, out = fit(

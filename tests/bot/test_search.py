@@ -87,3 +87,27 @@ def test_rankings_fetched_once_and_ranked_again_equal_search(smoke_index, embedd
             assert [(h.passage.id, round(h.score, 9)) for h in direct] == [
                 (h.passage.id, round(h.score, 9)) for h in again
             ]
+
+
+@pytest.mark.slow
+def test_exact_search_finds_what_chroma_finds_and_keeps_to_the_date(smoke_eval, embedder):
+    """`newsbot train` searches by exact cosine (Chroma's HNSW answers a little differently in every process): the
+    same neighbours as Chroma's on a corpus this small, none published after the question's date."""
+    from bot.service import open_index
+
+    settings, _, metrics = smoke_eval
+    chroma = open_index(settings, embedder, metrics["config"]["index"])
+    exact = open_index(settings, embedder, metrics["config"]["index"])
+    exact.exact_search()
+    published = exact.published()
+    for question, day in (
+        ("When was the ambassador appointed?", date(2022, 10, 26)),
+        ("Who will headline the Super Bowl halftime show?", date(2022, 9, 30)),
+        ("Who will headline the Super Bowl halftime show?", None),
+    ):
+        vector = embedder.embed([question])[0]
+        got, want = exact.nearest(vector, 10, on_or_before=day), chroma.nearest(vector, 10, on_or_before=day)
+        assert [pid for pid, _ in got] == [pid for pid, _ in want]
+        assert [sim for _, sim in got] == pytest.approx([sim for _, sim in want], abs=1e-4)
+        if day:
+            assert all(published[pid] <= day.toordinal() for pid, _ in got)
