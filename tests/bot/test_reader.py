@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,3 +250,26 @@ def test_fit_settings_overrides_read_each_value_as_its_fields_type():
     s = with_overrides(FitSettings(), ["fold_nulls=on", "later_share=0.5", "later_days=10, 20", "shortlist=8"])
     assert (s.fold_nulls, s.later_share, s.later_days, s.shortlist) == (True, 0.5, (10, 20), 8)
     assert with_overrides(s, []) == s
+
+
+@pytest.mark.slow
+def test_two_trainings_in_two_processes_write_the_same_reader(smoke_eval, tmp_path):
+    """`newsbot train` reproduces its reader: run again in another process (another hash salt for Python's sets,
+    another load of Chroma's graph) on the same data with the same seed, it writes every weight, threshold and search
+    setting to the bit (docs/reader.md, "Why two trainings differed")."""
+    from tests.conftest import SMOKE
+
+    settings, _, _ = smoke_eval
+    manifests = []
+    for salt in ("1", "2"):
+        out = tmp_path / f"reader-{salt}"
+        subprocess.run(
+            [sys.executable, "-m", "bot.cli", "train", str(SMOKE), "--out", str(out)]
+            + ["--set", "cross_layers=1", "--set", "epochs=1", "--set", "shortlist=6", "--set", "cross_folds=0"],
+            env={**os.environ, "PYTHONHASHSEED": salt, "NEWSBOT_DATA_DIR": str(settings.core.data_dir)},
+            cwd=Path(__file__).resolve().parents[2],
+            check=True,
+            capture_output=True,
+        )
+        manifests.append(json.loads((out / "manifest.json").read_text()))
+    assert manifests[0] == manifests[1]
