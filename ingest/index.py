@@ -32,6 +32,12 @@ logger = logging.getLogger(__name__)
 DENSE_OVERFETCH = 4
 
 
+def _best(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n (>= 1) highest scores, best first; ties in index order."""
+    top = np.argpartition(-scores, n - 1)[:n]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
 def _ordinal(d: int) -> int:
     return date(d // 10000, d // 100 % 100, d % 100).toordinal() if d else 0
 
@@ -173,11 +179,7 @@ class Index:
         if on_or_before is not None:
             sims = np.where(days <= date_int(on_or_before), sims, -np.inf)
         n = min(n, int(np.isfinite(sims).sum()))
-        if n <= 0:
-            return []
-        top = np.argpartition(-sims, n - 1)[:n]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return [(ids[i], float(sims[i])) for i in top]
+        return [(ids[i], float(sims[i])) for i in _best(sims, n)] if n > 0 else []
 
     def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """Cosine of `vector` with each of these passages (the vectors are stored normalised)."""
@@ -190,11 +192,7 @@ class Index:
         if on_or_before is not None:
             scores = np.where(self._passage_dates()[1] <= date_int(on_or_before), scores, 0.0)
         n = min(n, int(np.count_nonzero(scores)))
-        if n <= 0:
-            return []
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(lex.ids[i], float(scores[i])) for i in top]
+        return [(lex.ids[i], float(scores[i])) for i in _best(scores, n)] if n > 0 else []
 
     def published(self) -> dict[str, int]:
         """Passage id -> the day its article was published, as `date.toordinal()` (0: unknown)."""
