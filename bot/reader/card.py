@@ -113,6 +113,12 @@ def model_card(out: dict) -> str:
             f"the same question, hard ones from the shortlist and from sentences holding a quiz's wrong choice), max "
             f"{s['max_length']} tokens, {s['epochs']} epochs, lr {s['lr']}, {out['cross_groups']} groups"
             + (
+                f"; the weight average of {s['cross_soup']} such fine-tunings from the same start (seeds "
+                f"{out['seed']}…{out['seed'] + s['cross_soup'] - 1} drawing negatives, order and dropout)"
+                if s.get("cross_soup", 1) > 1
+                else ""
+            )
+            + (
                 "; each group also holds a 'none of these' slot of logit 0, which the groups of early questions asked "
                 "before their news"
                 + (" or of the news without their answer" if s.get("cross_absent") else "")

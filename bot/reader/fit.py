@@ -45,6 +45,10 @@ class FitSettings:
     cross_layers: int = 6
     max_length: int = 72  # tokens of question + sentence: most pairs fit, and training time grows with it
     epochs: int = 2
+    # the served cross-encoder is the average of this many fine-tunings from the same start, each drawing its own
+    # negatives and order (seed, seed + 1, ...): a weight average of two runs (v17 + v17r) lifted holdout null
+    # abstention 0.667 -> 0.704 and kept every seed question (docs/reader.md); each one more costs a served training
+    cross_soup: int = 1
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
     lr: float = 8e-5  # a new head on few layers learns slowly at the usual 2e-5
@@ -334,19 +338,21 @@ def train_cross(
     progress: bool,
     report: Callable[[str], None],
     nulls: Sequence[tuple[str, list[str]]] = (),
+    member: int = 0,
 ):
     """Fine-tune the MiniLM's first layers as a cross-encoder, listwise: each group is one sentence that holds the
     answer and group-1 that do not, hard ones first (the shortlist's, then those holding one of the quiz's wrong
     choices).
     With `nulls` ((question, group sentences) none of which answers it), every group also holds a "none of these" slot
-    of logit 0 that null groups must choose: a logit above 0 then means "this sentence answers", across questions."""
+    of logit 0 that null groups must choose: a logit above 0 then means "this sentence answers", across questions.
+    `member` k > 0 starts from the same weights (head included) but draws negatives, order and dropout with seed + k."""
     import torch
     from tqdm import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     from bot.reader.cross import CrossEncoder
 
-    rng = random.Random(s.seed)
+    rng = random.Random(s.seed + member)
     torch.manual_seed(s.seed)
     groups = []
     for ex in examples:
@@ -366,6 +372,8 @@ def train_cross(
     groups += [(q, texts[: s.group], s.group) for q, texts in nulls if len(texts) >= s.group]
     none = bool(nulls)
     ce = CrossEncoder.from_base(s.cross_layers, s.max_length)
+    if member:
+        torch.manual_seed(s.seed + member)
     model = ce.model
     model.encoder.get_input_embeddings().weight.requires_grad_(False)  # the vocabulary stays the base model's: faster
     model.train()
@@ -401,6 +409,23 @@ def train_cross(
     bar.close()
     model.eval()
     return ce, len(groups)
+
+
+def served_cross(examples, s: FitSettings, progress: bool, report: Callable[[str], None], nulls=()):
+    """The served cross-encoder: one fine-tuning, or the weight average of `s.cross_soup` of them (a "model soup":
+    runs from the same start that differ only in what they drew land in one basin, and their average scores better
+    than either)."""
+    ce, groups = train_cross(examples, s, progress, report, nulls)
+    if s.cross_soup > 1:
+        states = [ce.model.state_dict()]
+        for k in range(1, s.cross_soup):
+            report(f"cross-encoder soup: fine-tuning {k + 1}/{s.cross_soup} (seed {s.seed + k})")
+            states.append(train_cross(examples, s, progress, report, nulls, member=k)[0].model.state_dict())
+        first = states[0]
+        ce.model.load_state_dict(
+            {n: sum(st[n] for st in states) / len(states) if t.is_floating_point() else t for n, t in first.items()}
+        )
+    return ce, groups
 
 
 def threshold_at(answered: Sequence[float], rate: float) -> float:
@@ -604,10 +629,10 @@ def fit(
             scored += old_nulls[k :: len(blocks)] + fold_nulls[k]
             for ex in scored:
                 ex.cross = ce.score(ex.question, [c.text for c in ex.shortlist])
-        reader.cross, groups = train_cross(real, s, progress, report, cross_nulls({ex.qid for ex in real}))
+        reader.cross, groups = served_cross(real, s, progress, report, cross_nulls({ex.qid for ex in real}))
     elif s.cross_layers:
         early = {ex.qid for ex in real} - late
-        reader.cross, groups = train_cross(
+        reader.cross, groups = served_cross(
             [ex for ex in real if ex.qid in early], s, progress, report, cross_nulls(early)
         )
     if not cross_fitted:

@@ -273,3 +273,43 @@ def test_two_trainings_in_two_processes_write_the_same_reader(smoke_eval, tmp_pa
         )
         manifests.append(json.loads((out / "manifest.json").read_text()))
     assert manifests[0] == manifests[1]
+
+
+def test_a_cross_encoder_soup_is_the_average_of_fine_tunings_that_drew_differently():
+    """cross_soup=2 serves the weight average of two fine-tunings from the same start that drew their negatives, order
+    and dropout with seeds 13 and 14; the first of them is the one cross_soup=1 serves."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    import torch
+
+    from bot.reader.fit import Example, FitSettings, served_cross, train_cross
+
+    sentences = [
+        "The ambassador was appointed in September 2022.",
+        "Ties had been cut in 2018.",
+        "The president visited Ankara in March.",
+        "Trade between the two countries grew.",
+        "The talks lasted three days.",
+        "A new era in relations was announced.",
+    ]
+
+    def example(i: int) -> Example:
+        pool = [SimpleNamespace(text=f"{t} ({i})") for t in sentences]
+        labels = np.array([j == 0 for j in range(len(pool))])
+        return Example(
+            f"q{i}", f"When was the ambassador appointed? ({i})", "when", ["September 2022"], ["2018"], "answerable",
+            pool, labels, shortlist=pool[:4], short_labels=labels[:4],
+        )  # fmt: skip
+
+    examples = [example(i) for i in range(6)]
+    s = dataclasses.replace(FitSettings(), cross_layers=1, epochs=1, group=4, groups_per_step=2, max_length=24)
+    quiet = dict(progress=False, report=lambda line: None)
+    first = train_cross(examples, s, **quiet)[0].model.state_dict()
+    second = train_cross(examples, s, **quiet, member=1)[0].model.state_dict()
+    alone = served_cross(examples, s, **quiet)[0].model.state_dict()
+    soup = served_cross(examples, dataclasses.replace(s, cross_soup=2), **quiet)[0].model.state_dict()
+    head = "head.weight"
+    assert not torch.equal(first[head], second[head])  # the two drew differently ...
+    assert all(torch.equal(first[n], alone[n]) for n in first)  # ... the first is what one fine-tuning serves
+    assert all(torch.allclose(soup[n].float(), (first[n].float() + second[n].float()) / 2, atol=1e-6) for n in soup)
