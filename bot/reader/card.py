@@ -168,6 +168,8 @@ def model_card(out: dict) -> str:
         "answer needs two sentences is answered by the one that scores best.",
         "- The abstainer sees only the best candidates' scores: a confident sentence about a similar, older story can "
         "still be given as the answer.",
+        "- Quiz questions ask about their week's news, so the cross-encoder ranks background facts low: a sentence "
+        "about the week's event can win over the older fact asked for.",
         "",
     ]
     return "\n".join(lines)

@@ -46,8 +46,9 @@ class FitSettings:
     max_length: int = 72  # tokens of question + sentence: most pairs fit, and training time grows with it
     epochs: int = 2
     # the served cross-encoder is the average of this many fine-tunings from the same start, each drawing its own
-    # negatives and order (seed, seed + 1, ...): a weight average of two runs (v17 + v17r) lifted holdout null
-    # abstention 0.667 -> 0.704 and kept every seed question (docs/reader.md); each one more costs a served training
+    # negatives and order (seed, seed + 1, ...): two (v20 against v19, the same recipe otherwise) lifted holdout
+    # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513, but lost seed-06 as v19 did, so off while v17 is shipped
+    # (docs/reader.md); each one more costs ~17 minutes of training
     cross_soup: int = 1
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
