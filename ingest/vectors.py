@@ -143,26 +143,28 @@ class VectorStore:
         res = self.collection.get(ids=list(ids), include=["embeddings"])
         return dict(zip(res["ids"], res["embeddings"]))
 
-    def every_vector(self) -> tuple[list[str], np.ndarray]:
-        """Every row's id and its embedding (float32, one row each), a page at a time."""
-        page = min(self.max_batch, 5000)
-        ids: list[str] = []
-        blocks = []
-        for offset in itertools.count(0, page):
-            got = self.collection.get(include=["embeddings"], limit=page, offset=offset)
-            ids += got["ids"]
-            blocks.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self.dim))
-            if len(got["ids"]) < page:
-                return ids, np.concatenate(blocks)
-
-    def rows(self) -> Iterator[tuple[str, str, dict]]:
-        """Every row as (passage id, text, metadata), a page at a time."""
+    def _pages(self, include: list[str]) -> Iterator[dict]:
+        """Every row, `include`d fields, as Chroma's get() pages in storage order."""
         page = min(self.max_batch, 5000)
         for offset in itertools.count(0, page):
-            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            yield from zip(got["ids"], got["documents"], got["metadatas"])
+            got = self.collection.get(include=include, limit=page, offset=offset)
+            yield got
             if len(got["ids"]) < page:
                 return
+
+    def every_vector(self) -> tuple[list[str], np.ndarray]:
+        """Every row's id and its embedding (float32, one row each)."""
+        ids: list[str] = []
+        blocks = []
+        for got in self._pages(["embeddings"]):
+            ids += got["ids"]
+            blocks.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self.dim))
+        return ids, np.concatenate(blocks)
+
+    def rows(self) -> Iterator[tuple[str, str, dict]]:
+        """Every row as (passage id, text, metadata)."""
+        for got in self._pages(["documents", "metadatas"]):
+            yield from zip(got["ids"], got["documents"], got["metadatas"])
 
     def manifest_rows(self) -> tuple[list[tuple], list[tuple]]:
         """What a manifest holds, read back from the rows' metadata (`Manifest.replace_all`'s arguments):

@@ -275,6 +275,7 @@ def test_two_trainings_in_two_processes_write_the_same_reader(smoke_eval, tmp_pa
     assert manifests[0] == manifests[1]
 
 
+@pytest.mark.slow
 def test_a_cross_encoder_soup_is_the_average_of_fine_tunings_that_drew_differently():
     """cross_soup=2 serves the weight average of two fine-tunings from the same start that drew their negatives, order
     and dropout with seeds 13 and 14; the first of them is the one cross_soup=1 serves."""
