@@ -13,6 +13,7 @@ import logging
 import math
 import pickle
 import random
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.dates import MONTHS, WEEKDAYS
 from bot.evaluation.metrics import answer_hit, normalise
 from bot.reader.features import CHEAP, FULL, QUESTION, cheap_features, full_features
 from bot.reader.model import Linear, Reader
@@ -50,6 +52,13 @@ class FitSettings:
     # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513, but lost seed-06 as v19 did, so off while v17 is shipped
     # (docs/reader.md); each one more costs ~17 minutes of training
     cross_soup: int = 1
+    # this share of the cross-encoder's groups (drawn) have each date phrase of their sentences ("in 2018", "in May",
+    # "on Tuesday") swapped for a random one of any kind, unless that changes which sentences hold the answer: quiz
+    # questions ask about their week, so a sentence naming a past year was almost always a wrong one and the
+    # cross-encoder learned to rank recalled background low whatever it says (v20 scored "In 2018, Ankara withdrew its
+    # ambassador to Israel." -2.66 for "When did Ankara withdraw its ambassador to Israel?", the same with "In May"
+    # -0.82); the article's age, which the combiner reads, is what says whether a story is the week's
+    date_swap: float = 0.0
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
     lr: float = 8e-5  # a new head on few layers learns slowly at the usual 2e-5
@@ -333,6 +342,31 @@ def shortlist_all(examples: Sequence[Example], reader: Reader, answerer, progres
             ex.short_labels = np.array([answer_hit(c.text, ex.answers) for c in shortlist], dtype=bool)
 
 
+# a date phrase of a sentence: a preposition and a year, a month (with or without its year) or a weekday
+_DATE_PHRASE = re.compile(
+    rf"\b(?:(?:in|since|by|during) (?:(?:{'|'.join(m.capitalize() for m in MONTHS)})(?: (?:19|20)\d\d)?|(?:19|20)\d\d)"
+    rf"|on (?:{'|'.join(d.capitalize() for d in WEEKDAYS)}))\b(?!,? \d)",
+    re.I,
+)
+
+
+def swap_dates(texts: Sequence[str], holds: Sequence[bool], answers: Sequence[str], year: int, rng) -> list[str]:
+    """`texts` with every date phrase replaced by a random one ("in 2016", "in May", "in May 2016", "on Tuesday"),
+    a text kept as it was where the swap would change whether it holds an answer (`holds`)."""
+
+    def phrase(m: re.Match) -> str:
+        kind = rng.randrange(4)
+        y, month, day = rng.randint(year - 15, year), rng.choice(MONTHS), rng.choice(WEEKDAYS)
+        new = (f"in {y}", f"in {month.capitalize()}", f"in {month.capitalize()} {y}", f"on {day.capitalize()}")[kind]
+        return new[0].upper() + new[1:] if m.group(0)[0].isupper() else new
+
+    out = []
+    for text, held in zip(texts, holds):
+        swapped = _DATE_PHRASE.sub(phrase, text)
+        out.append(swapped if answer_hit(swapped, answers) == held else text)
+    return out
+
+
 def train_cross(
     examples: Sequence[Example],
     s: FitSettings,
@@ -344,6 +378,7 @@ def train_cross(
     """Fine-tune the MiniLM's first layers as a cross-encoder, listwise: each group is one sentence that holds the
     answer and group-1 that do not, hard ones first (the shortlist's, then those holding one of the quiz's wrong
     choices).
+    With `date_swap`, that share of groups has its date phrases swapped (`swap_dates`).
     With `nulls` ((question, group sentences) none of which answers it), every group also holds a "none of these" slot
     of logit 0 that null groups must choose: a logit above 0 then means "this sentence answers", across questions.
     `member` k > 0 starts from the same weights (head included) but draws negatives, order and dropout with seed + k."""
@@ -356,6 +391,7 @@ def train_cross(
     rng = random.Random(s.seed + member)
     torch.manual_seed(s.seed)
     groups = []
+    swapped = 0
     for ex in examples:
         if ex.null:
             continue
@@ -369,8 +405,14 @@ def train_cross(
         for p in positives[:4]:
             negs = rng.sample(hard, min(len(hard), s.group - 1))
             negs += rng.sample([o for o in others if o not in negs], s.group - 1 - len(negs))
-            groups.append((ex.question, [p, *negs], 0))
+            texts = [p, *negs]
+            if s.date_swap and rng.random() < s.date_swap:
+                texts = swap_dates(texts, [True] + [False] * len(negs), ex.answers, ex.day.year, rng)
+                swapped += texts != [p, *negs]
+            groups.append((ex.question, texts, 0))
     groups += [(q, texts[: s.group], s.group) for q, texts in nulls if len(texts) >= s.group]
+    if s.date_swap:
+        report(f"cross-encoder: date phrases swapped in {swapped} of {len(groups)} groups")
     none = bool(nulls)
     ce = CrossEncoder.from_base(s.cross_layers, s.max_length)
     if member:

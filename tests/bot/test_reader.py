@@ -314,3 +314,29 @@ def test_a_cross_encoder_soup_is_the_average_of_fine_tunings_that_drew_different
     assert not torch.equal(first[head], second[head])  # the two drew differently ...
     assert all(torch.equal(first[n], alone[n]) for n in first)  # ... the first is what one fine-tuning serves
     assert all(torch.allclose(soup[n].float(), (first[n].float() + second[n].float()) / 2, atol=1e-6) for n in soup)
+
+
+def test_date_swapping_changes_the_date_phrases_but_never_which_sentences_hold_the_answer():
+    """date_swap's training groups name other dates ("In 2018" may become "On Tuesday") so that a past year alone
+    stops marking a wrong answer; a sentence whose swap would lose its answer, or gain one, stays as it was."""
+    import random
+
+    from bot.reader.fit import swap_dates
+
+    texts = [
+        "The ambassador was appointed in September 2022.",  # holds the answer through its date phrase: kept
+        "In 2018, Ankara withdrew its ambassador.",
+        "Herzog met Erdogan in Ankara in March, and again on Friday.",
+        "Trade between the two countries grew.",  # no date phrase
+    ]
+    holds = [True, False, False, False]
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(40):
+        out = swap_dates(texts, holds, ["September 2022"], 2022, rng)
+        assert [answer_hit(t, ["September 2022"]) for t in out] == holds
+        assert out[0] == texts[0] and out[3] == texts[3]
+        assert out[1].endswith(", Ankara withdrew its ambassador.")
+        seen.add(out[1].split(",")[0])
+    # a year, a month or a weekday, whatever was there
+    assert any(s.startswith("On ") for s in seen) and any(s[3:].isdigit() for s in seen) and len(seen) > 10
