@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from bot.dates import FUTURE, MONTHS, WEEKDAYS, explain_dates
+from bot.dates import FUTURE, MONTH_NAMES, MONTHS, WEEKDAY_NAMES, WEEKDAYS, explain_dates
 from bot.query import Query
 from bot.types import Answer, Citation, Hit
 from ingest.embed import Embedder
@@ -137,9 +137,9 @@ def answer_keys(
 
 _EXPLAINED = re.compile(r"\[([^\[\]]{3,40})\]")  # what explain_dates() added: "the following month [September 2022]"
 _DATE_PHRASE = re.compile(
-    rf"\b(?:(?:{'|'.join(m.capitalize() for m in MONTHS)}|(?:Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov"
+    rf"\b(?:(?:{MONTH_NAMES}|(?:Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov"
     rf"|Dec)\.)(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?"
-    rf"(?:,?\s+\d{{4}})?|(?:{'|'.join(d.capitalize() for d in WEEKDAYS)})|(?:in|since|by) \d{{4}})\b"
+    rf"(?:,?\s+\d{{4}})?|(?:{WEEKDAY_NAMES})|(?:in|since|by) \d{{4}})\b"
 )
 
 

@@ -12,18 +12,19 @@ MONTHS = ["january", "february", "march", "april", "may", "june", "july", "augus
           "november", "december"]
 # fmt: on
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_MONTH_RE = "|".join(m.capitalize() for m in MONTHS)
-_DAY_RE = "|".join(d.capitalize() for d in WEEKDAYS)
+# regex alternations of the capitalised names, as news text writes them
+MONTH_NAMES = "|".join(m.capitalize() for m in MONTHS)
+WEEKDAY_NAMES = "|".join(d.capitalize() for d in WEEKDAYS)
 
 # "in August" / "in August 2021" / "last March" — a month named in the text, possibly with a year.
 _NAMED_MONTH = re.compile(
-    rf"\b(?:(in|last|this|since|until|by|early|late|mid-?)\s+)?({_MONTH_RE})\b(?:\s+(\d{{4}}))?(?!\s+\d)"
+    rf"\b(?:(in|last|this|since|until|by|early|late|mid-?)\s+)?({MONTH_NAMES})\b(?:\s+(\d{{4}}))?(?!\s+\d)"
 )
 _RELATIVE = re.compile(
     rf"\b(?P<rel>the following month|the next month|a month later|the previous month|the month before"
     rf"|last month|this month|next month|last year|this year|next year|the following year|the next year|a year later"
     rf"|the previous year|the year before|yesterday|today|tomorrow|last week|this week|next week"
-    rf"|(?:on |last |this |next )?(?:{_DAY_RE}))\b",
+    rf"|(?:on |last |this |next )?(?:{WEEKDAY_NAMES}))\b",
 )
 
 # Words that put what follows them in the future: "… confirmed Sunday that she will headline the show in February".

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.dates import MONTHS, WEEKDAYS
+from bot.dates import MONTH_NAMES, MONTHS, WEEKDAY_NAMES, WEEKDAYS
 from bot.evaluation.metrics import answer_hit, normalise
 from bot.reader.features import CHEAP, FULL, QUESTION, cheap_features, full_features
 from bot.reader.model import Linear, Reader
@@ -345,8 +345,8 @@ def shortlist_all(examples: Sequence[Example], reader: Reader, answerer, progres
 
 # a date phrase of a sentence: a preposition and a year, a month (with or without its year) or a weekday
 _DATE_PHRASE = re.compile(
-    rf"\b(?:(?:in|since|by|during) (?:(?:{'|'.join(m.capitalize() for m in MONTHS)})(?: (?:19|20)\d\d)?|(?:19|20)\d\d)"
-    rf"|on (?:{'|'.join(d.capitalize() for d in WEEKDAYS)}))\b(?!,? \d)",
+    rf"\b(?:(?:in|since|by|during) (?:(?:{MONTH_NAMES})(?: (?:19|20)\d\d)?|(?:19|20)\d\d)"
+    rf"|on (?:{WEEKDAY_NAMES}))\b(?!,? \d)",
     re.I,
 )
 
