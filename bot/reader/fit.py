@@ -58,7 +58,8 @@ class FitSettings:
     # cross-encoder learned to rank recalled background low whatever it says (v20 scored "In 2018, Ankara withdrew its
     # ambassador to Israel." -2.66 for "When did Ankara withdraw its ambassador to Israel?", the same with "In May"
     # -0.82); the article's age, which the combiner reads, is what says whether a story is the week's. 0.5 (v21, with
-    # cross_soup 2): holdout answer_hit 0.478, but seed-06 still lost and seed-03 too, so off (docs/reader.md)
+    # cross_soup 2): holdout answer_hit 0.478, but seed-06 still lost and seed-03 too; 1.0 (v22): 0.467, seed-06 back
+    # but seed-03 still lost and fewer null questions abstained on, so off (docs/reader.md)
     date_swap: float = 0.0
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
