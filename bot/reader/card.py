@@ -119,9 +119,14 @@ def model_card(out: dict) -> str:
                 else ""
             )
             + (
-                f"; in {s['date_swap']:.0%} of the groups (drawn) every date phrase ('in 2018', 'in May', "
-                "'on Tuesday') swapped for a random one where that keeps which sentences hold the answer, so that "
-                "naming a past year does not by itself make a sentence a wrong answer"
+                f"; in {s['date_swap']:.0%} of the groups (drawn) "
+                + (
+                    "the year of every date phrase ('in 2018', 'in May 2016') swapped for a random one"
+                    if s.get("date_swap_years")
+                    else "every date phrase ('in 2018', 'in May', 'on Tuesday') swapped for a random one"
+                )
+                + " where that keeps which sentences hold the answer, so that naming a past year does not by itself "
+                "make a sentence a wrong answer"
                 if s.get("date_swap")
                 else ""
             )

@@ -61,6 +61,11 @@ class FitSettings:
     # cross_soup 2): holdout answer_hit 0.478, but seed-06 still lost and seed-03 too; 1.0 (v22): 0.467, seed-06 back
     # but seed-03 still lost and fewer null questions abstained on, so off (docs/reader.md)
     date_swap: float = 0.0
+    # swap only the years of those phrases ("in 2018" -> "in 2011", "in May 2016" -> "in May 2009"), leaving weekdays
+    # and bare months as written: "on Wednesday" marks the week's news, which is what quiz questions and readers of
+    # fresh news ask about, and every full swap (v21-v23) lost seed-03, whose answer sentence reads "Mr Gantz on
+    # Wednesday announced ..." (docs/reader.md, v24)
+    date_swap_years: bool = False
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
     lr: float = 8e-5  # a new head on few layers learns slowly at the usual 2e-5
@@ -350,13 +355,19 @@ _DATE_PHRASE = re.compile(
     rf"|on (?:{WEEKDAY_NAMES}))\b(?!,? \d)",
     re.I,
 )
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
-def swap_dates(texts: Sequence[str], holds: Sequence[bool], answers: Sequence[str], year: int, rng) -> list[str]:
+def swap_dates(
+    texts: Sequence[str], holds: Sequence[bool], answers: Sequence[str], year: int, rng, *, years_only: bool = False
+) -> list[str]:
     """`texts` with every date phrase replaced by a random one ("in 2016", "in May", "in May 2016", "on Tuesday"),
-    a text kept as it was where the swap would change whether it holds an answer (`holds`)."""
+    or with `years_only` every year of one by a random year (the rest of the phrase kept); a text kept as it was where
+    the swap would change whether it holds an answer (`holds`)."""
 
     def phrase(m: re.Match) -> str:
+        if years_only:
+            return _YEAR.sub(lambda _: str(rng.randint(year - 15, year)), m.group(0))
         kind = rng.randrange(4)
         y, month, day = rng.randint(year - 15, year), rng.choice(MONTHS), rng.choice(WEEKDAYS)
         new = (f"in {y}", f"in {month.capitalize()}", f"in {month.capitalize()} {y}", f"on {day.capitalize()}")[kind]
@@ -409,7 +420,9 @@ def train_cross(
             negs += rng.sample([o for o in others if o not in negs], s.group - 1 - len(negs))
             texts = [p, *negs]
             if s.date_swap and rng.random() < s.date_swap:
-                texts = swap_dates(texts, [True] + [False] * len(negs), ex.answers, ex.day.year, rng)
+                texts = swap_dates(
+                    texts, [True] + [False] * len(negs), ex.answers, ex.day.year, rng, years_only=s.date_swap_years
+                )
                 swapped += texts != [p, *negs]
             groups.append((ex.question, texts, 0))
     groups += [(q, texts[: s.group], s.group) for q, texts in nulls if len(texts) >= s.group]

@@ -340,3 +340,11 @@ def test_date_swapping_changes_the_date_phrases_but_never_which_sentences_hold_t
         seen.add(out[1].split(",")[0])
     # a year, a month or a weekday, whatever was there
     assert any(s.startswith("On ") for s in seen) and any(s[3:].isdigit() for s in seen) and len(seen) > 10
+    # years only: the year of each phrase changes, the weekday and the bare month stay as written
+    years = set()
+    for _ in range(20):
+        out = swap_dates(texts, holds, ["September 2022"], 2022, rng, years_only=True)
+        assert out[0] == texts[0] and out[2] == texts[2] and out[3] == texts[3]
+        assert out[1][:3] == "In " and out[1][7:] == ", Ankara withdrew its ambassador."
+        years.add(int(out[1][3:7]))
+    assert min(years) >= 2007 and max(years) <= 2022 and len(years) > 5
