@@ -49,9 +49,9 @@ class FitSettings:
     epochs: int = 2
     # the served cross-encoder is the average of this many fine-tunings from the same start, each drawing its own
     # negatives and order (seed, seed + 1, ...): two (v20 against v19, the same recipe otherwise) lifted holdout
-    # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513, but lost seed-06 as v19 did, so off while v17 is shipped
-    # (docs/reader.md); each one more costs ~17 minutes of training
-    cross_soup: int = 1
+    # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513; the shipped v24 is two, with date_swap_years (docs/reader.md);
+    # each one more costs ~17 minutes of training
+    cross_soup: int = 2
     # this share of the cross-encoder's groups (drawn) have each date phrase of their sentences ("in 2018", "in May",
     # "on Tuesday") swapped for a random one of any kind, unless that changes which sentences hold the answer: quiz
     # questions ask about their week, so a sentence naming a past year was almost always a wrong one and the
@@ -59,13 +59,14 @@ class FitSettings:
     # ambassador to Israel." -2.66 for "When did Ankara withdraw its ambassador to Israel?", the same with "In May"
     # -0.82); the article's age, which the combiner reads, is what says whether a story is the week's. 0.5 (v21, with
     # cross_soup 2): holdout answer_hit 0.478, but seed-06 still lost and seed-03 too; 1.0 (v22): 0.467, seed-06 back
-    # but seed-03 still lost and fewer null questions abstained on, so off (docs/reader.md)
-    date_swap: float = 0.0
+    # but seed-03 still lost; 1.0 with only years swapped (v24, shipped): 0.452 and all 13 seed questions
+    # (docs/reader.md)
+    date_swap: float = 1.0
     # swap only the years of those phrases ("in 2018" -> "in 2011", "in May 2016" -> "in May 2009"), leaving weekdays
     # and bare months as written: "on Wednesday" marks the week's news, which is what quiz questions and readers of
     # fresh news ask about, and every full swap (v21-v23) lost seed-03, whose answer sentence reads "Mr Gantz on
-    # Wednesday announced ..." (docs/reader.md, v24)
-    date_swap_years: bool = False
+    # Wednesday announced ..."; v24 kept it and seed-06 (docs/reader.md)
+    date_swap_years: bool = True
     group: int = 8  # one answer sentence and this many - 1 others of the same question, scored together (listwise)
     groups_per_step: int = 4
     lr: float = 8e-5  # a new head on few layers learns slowly at the usual 2e-5

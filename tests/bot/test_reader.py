@@ -189,6 +189,7 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
         FitSettings(),
         cross_layers=1,
         epochs=1,
+        cross_soup=1,  # the soup has a test of its own; one fine-tuning keeps this one quick
         shortlist=6,
         cross_folds=folds,
         fold_nulls=bool(folds),
@@ -304,7 +305,9 @@ def test_a_cross_encoder_soup_is_the_average_of_fine_tunings_that_drew_different
         )  # fmt: skip
 
     examples = [example(i) for i in range(6)]
-    s = dataclasses.replace(FitSettings(), cross_layers=1, epochs=1, group=4, groups_per_step=2, max_length=24)
+    s = dataclasses.replace(
+        FitSettings(), cross_layers=1, epochs=1, group=4, groups_per_step=2, max_length=24, cross_soup=1, date_swap=0.0
+    )
     quiet = dict(progress=False, report=lambda line: None)
     first = train_cross(examples, s, **quiet)[0].model.state_dict()
     second = train_cross(examples, s, **quiet, member=1)[0].model.state_dict()
