@@ -49,8 +49,8 @@ class FitSettings:
     epochs: int = 2
     # the served cross-encoder is the average of this many fine-tunings from the same start, each drawing its own
     # negatives and order (seed, seed + 1, ...): two (v20 against v19, the same recipe otherwise) lifted holdout
-    # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513; the shipped v24 is two, with date_swap_years (docs/reader.md);
-    # each one more costs ~17 minutes of training
+    # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513; the shipped v24 is two, with date_swap_years
+    # (docs/reader.md); each one more costs ~17 minutes of training
     cross_soup: int = 2
     # this share of the cross-encoder's groups (drawn) have each date phrase of their sentences ("in 2018", "in May",
     # "on Tuesday") swapped for a random one of any kind, unless that changes which sentences hold the answer: quiz
