@@ -390,15 +390,18 @@ class ExtractiveAnswerer:
     def _answer(self, query: Query, hits: Sequence[Hit], newest: date | None, further: Sequence[Hit]) -> Answer:
         asked = self.asked(query, newest)
         question, as_of = query.question, query.as_of
-        shortlist = (
-            self.reader.shortlist(self.pool(asked, hits), asked.qtype) if self.reader else self.shortlist(asked, hits)
-        )
-        candidates = self.compared(asked, shortlist)
+        if self.reader is not None:  # the shortlist is cross-encoded while it is embedded
+            shortlist = self.reader.shortlist(self.pool(asked, hits), asked.qtype)
+            cross, candidates = self.reader.cross_scores_beside(
+                asked.question, shortlist, lambda: self.compared(asked, shortlist)
+            )
+        else:
+            candidates = self.compared(asked, self.shortlist(asked, hits))
         if not candidates:
             return abstain(question, as_of=as_of, confidence=0.0)
         sentences = [c for c in candidates if c.headline is None]
         if self.reader is not None:
-            ranked = self.reader.rank(asked, candidates)
+            ranked = self.reader.rank(asked, candidates, cross)
             best, confidence, unsure = ranked.candidates[0], ranked.answered, ranked.abstain
         else:
             best = max(candidates, key=self.score)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from ingest.embed import PACKAGED_MODEL, bf16_supported, length_batches, resolve_model_path
 
 BATCH = 32  # pairs per forward pass when scoring many (training's evaluation); a question has fewer
+# share of a question's pairs scored beside the caller's embedding of its sentences (score_beside): embedding twelve
+# sentences takes about two thirds of cross-encoding twelve pairs, so the caller scores the last quarter after it
+BESIDE_SHARE = 0.75
 
 
 def _offline() -> None:
@@ -20,6 +26,8 @@ def _offline() -> None:
 
 
 WEIGHTS = "model.safetensors"
+T = TypeVar("T")
+Batches = list[tuple[list[int], Mapping]]  # tokenized pairs in padded batches, each with its pairs' indices
 
 
 def _pooled_scorer(encoder):
@@ -56,6 +64,8 @@ class CrossEncoder:
         self.base = base
         self.bf16 = bf16_supported()
         self._torch = torch
+        self._beside: ThreadPoolExecutor | None = None  # the thread that scores while the caller works (score_beside)
+        self._tokenizing = threading.Lock()
 
     @classmethod
     def from_base(cls, layers: int, max_length: int, base: str = PACKAGED_MODEL) -> CrossEncoder:
@@ -129,14 +139,52 @@ class CrossEncoder:
 
     def score_pairs(self, questions: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """One logit per (question, text) pair, in their order; pairs of similar length are batched together."""
-        if not texts:
-            return np.zeros(0, dtype=np.float32)
+        return self._forward(self._batches(questions, texts), len(texts))
+
+    def score_beside(self, question: str, texts: Sequence[str], work: Callable[[], T]) -> tuple[np.ndarray, T]:
+        """`score(question, texts)` and `work()` (the answerer's embedding of the same sentences) at once, each on half
+        of torch's threads: a thread of its own scores the first BESIDE_SHARE of the pairs while the caller works, then
+        the caller scores the rest (all tokenized here first). A question's few short pairs keep two threads busy only
+        part of the time, so two such jobs side by side finish sooner than one after the other (docs/performance.md).
+        With one thread, one after the other."""
         torch = self._torch
-        pairs = self.tokenizer(list(questions), list(texts), truncation="longest_first", max_length=self.max_length)
-        out = np.zeros(len(texts), dtype=np.float32)
-        with torch.inference_mode():
-            for chunk in length_batches([len(ids) for ids in pairs["input_ids"]], BATCH):
-                out[chunk] = self.logits(self.encode([questions[j] for j in chunk], [texts[j] for j in chunk])).numpy()
+        threads = torch.get_num_threads()  # the caller's (OpenMP's count is per thread)
+        if threads < 2 or not texts:
+            return self.score(question, texts), work()
+        if self._beside is None:
+            self._beside = ThreadPoolExecutor(
+                1, thread_name_prefix="cross-encoder", initializer=torch.set_num_threads, initargs=(threads // 2,)
+            )
+        first = round(len(texts) * BESIDE_SHARE)
+        theirs, mine = (self._batches([question] * len(part), part) for part in (texts[:first], texts[first:]))
+        torch.set_num_threads(threads - threads // 2)
+        scored = self._beside.submit(self._forward, theirs, first)
+        try:
+            done = work()
+            rest = self._forward(mine, len(texts) - first)
+        finally:
+            wait([scored])  # before the count is restored: it is also the default of threads started later
+            torch.set_num_threads(threads)
+        return np.concatenate([scored.result(), rest]), done
+
+    def _batches(self, questions: Sequence[str], texts: Sequence[str]) -> Batches:
+        """The pairs tokenized in padded batches of similar length. One thread at a time: a fast tokenizer keeps its
+        truncation and padding as state, which calls from two threads mix up (8 threads calling one with and without
+        padding: 67 of 2,000 calls failed), and the Discord bot answers several questions at once."""
+        if not texts:
+            return []
+        with self._tokenizing:
+            pairs = self.tokenizer(list(questions), list(texts), truncation="longest_first", max_length=self.max_length)
+            return [
+                (chunk, self.encode([questions[j] for j in chunk], [texts[j] for j in chunk]))
+                for chunk in length_batches([len(ids) for ids in pairs["input_ids"]], BATCH)
+            ]
+
+    def _forward(self, batches: Batches, n: int) -> np.ndarray:
+        out = np.zeros(n, dtype=np.float32)
+        with self._torch.inference_mode():
+            for chunk, batch in batches:
+                out[chunk] = self.logits(batch).numpy()
         return out
 
     def save(self, folder: Path) -> None:

@@ -12,9 +12,10 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG = "reader.json"
 MANIFEST = "manifest.json"
+T = TypeVar("T")
 
 
 class ReaderError(NewsbotError):
@@ -132,10 +134,19 @@ class Reader:
             return np.zeros(len(candidates), dtype=np.float32)
         return self.cross.score(question, [c.text for c in candidates])
 
-    def rank(self, asked, candidates: Sequence) -> Ranked:
+    def cross_scores_beside(self, question: str, candidates: Sequence, work: Callable[[], T]) -> tuple[np.ndarray, T]:
+        """`cross_scores(question, candidates)` and `work()`, side by side where there is a cross-encoder."""
+        if self.cross is None or not candidates:
+            return self.cross_scores(question, candidates), work()
+        return self.cross.score_beside(question, [c.text for c in candidates], work)
+
+    def rank(self, asked, candidates: Sequence, cross: np.ndarray | None = None) -> Ranked:
         """Order compared candidates (their `semantic` set) by the combiner; say how likely the best one answers.
-        `asked` is the answerer's Asked (the question and its type)."""
-        x = full_features(candidates, asked.qtype, self.cross_scores(asked.question, candidates))
+        `asked` is the answerer's Asked (the question and its type); `cross` the candidates' cross_scores, when
+        already known."""
+        if cross is None:
+            cross = self.cross_scores(asked.question, candidates)
+        x = full_features(candidates, asked.qtype, cross)
         logits, answered = self.judge(x, asked.qtype)
         order = np.argsort(-logits, kind="stable")
         return Ranked([candidates[i] for i in order], answered, self.threshold)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -150,6 +151,31 @@ def test_the_cross_encoder_scores_each_pair_as_if_alone_whatever_it_is_batched_w
     alone = np.array([cross.score(question, [t])[0] for t in texts])
     assert np.allclose(together, alone, atol=0.05), (together, alone)
     assert len(set(np.round(alone, 2))) == len(texts)  # distinct scores: a misplaced one would be seen
+
+
+def test_scoring_beside_the_embedding_gives_the_same_scores_and_leaves_torch_threads_as_they_were():
+    """The answerer embeds a question's shortlist while the cross-encoder scores it on a thread of its own, each on
+    half of torch's threads: the scores are those of scoring alone (bf16 sums split otherwise: within 0.02), the work's
+    result comes back, and the thread count is the caller's again afterwards, for threads started later too, also when
+    the work fails. Questions scored from several threads at once each get their own scores."""
+    import torch
+
+    cross = Reader.load().cross
+    question = "When was Israel's ambassador to Turkey appointed?"
+    texts = ["Israel's ambassador to Ankara was appointed the following month.", "Ties had been cut in 2018."] * 3
+    threads = torch.get_num_threads()
+    alone = cross.score(question, texts)
+    scored, work_threads = cross.score_beside(question, texts, torch.get_num_threads)
+    assert np.allclose(scored, alone, atol=0.02), (scored, alone)
+    assert work_threads == threads - threads // 2  # 1 of 2 cores (CI); all of one
+    with pytest.raises(ZeroDivisionError):
+        cross.score_beside(question, texts, lambda: 1 / 0)
+    assert torch.get_num_threads() == threads
+    with ThreadPoolExecutor(1) as later:
+        assert later.submit(torch.get_num_threads).result() == threads
+    with ThreadPoolExecutor(4) as asks:  # the Discord bot answers several questions at once
+        scores = list(asks.map(lambda n: cross.score(question, texts[:n]), [2, 6, 3, 5] * 10))
+    assert all(np.allclose(got, alone[: len(got)], atol=0.02) for got in scores)
 
 
 def learned(settings: Settings) -> Settings:
