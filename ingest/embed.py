@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -101,6 +102,9 @@ class SentenceTransformerEmbedder:
         self._path = resolve_model_path(name)
         self._model = None
         self._traced = None  # the model as one TorchScript trace, where that reproduces it (`mean_pooled_trace`)
+        # One thread at a time tokenizes: a fast tokenizer keeps its truncation and padding as state, which calls from
+        # two threads mix up (the Discord bot answers several questions at once; bot/reader/cross.py does the same).
+        self._tokenizing = threading.Lock()
         self.load_seconds = 0.0  # time spent loading the model, once
         self.dim = self._configured_dim() or self.model.get_embedding_dimension()
 
@@ -152,14 +156,15 @@ class SentenceTransformerEmbedder:
         with torch.inference_mode():
             if self._traced is not None:
                 vecs = self._encode_traced(texts)
-            else:
-                vecs = model.encode(
-                    list(texts),
-                    batch_size=self.batch_size,
-                    normalize_embeddings=False,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+            else:  # encode tokenizes as it goes: one call at a time
+                with self._tokenizing:
+                    vecs = model.encode(
+                        list(texts),
+                        batch_size=self.batch_size,
+                        normalize_embeddings=False,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
         if len(texts) >= TRIM_MIN_BATCH:
             _release_freed_memory()
         vecs = np.asarray(vecs, dtype=np.float32)
@@ -170,13 +175,17 @@ class SentenceTransformerEmbedder:
         """What `encode` does, through the trace: texts of similar length batched together (`length_batches`), order
         kept."""
         model = self._model
-        lengths = [
-            len(ids)
-            for ids in model.tokenizer(list(texts), truncation=True, max_length=model.max_seq_length)["input_ids"]
-        ]
+        with self._tokenizing:
+            lengths = [
+                len(ids)
+                for ids in model.tokenizer(list(texts), truncation=True, max_length=model.max_seq_length)["input_ids"]
+            ]
+            batches = [
+                (chunk, model.preprocess([texts[j] for j in chunk]))
+                for chunk in length_batches(lengths, self.batch_size)
+            ]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for chunk in length_batches(lengths, self.batch_size):
-            features = model.preprocess([texts[j] for j in chunk])
+        for chunk, features in batches:
             out[chunk] = self._traced(*(features[k] for k in _TRACED_INPUTS if k in features)).float().numpy()
         return out
 

@@ -1,6 +1,7 @@
 """The packaged MiniLM: bf16 (default where the CPU has native bf16) embeds like fp32, traced like untraced."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,17 @@ def test_the_traced_model_embeds_as_sentence_transformers_does(embedder):
         traced = embedder.embed(batch)
         assert traced.shape == (len(batch), embedder.dim)
         assert cosines(traced, embedder.model.encode(batch, convert_to_numpy=True)).min() > 0.9999
+
+
+def test_texts_embedded_from_several_threads_at_once_each_get_their_own_vectors(embedder):
+    """The Discord bot answers several questions at once, all through one embedder."""
+    article = next(load_path(SEED, SEED.parent))
+    texts = [s[: 40 + 60 * i] for i, s in enumerate(p.text for p in split_article(article))][:8]
+    alone = embedder.embed(texts)
+    with ThreadPoolExecutor(4) as asks:
+        sizes = [1, 8, 3, 6, 2, 7] * 8
+        for n, got in zip(sizes, asks.map(lambda n: embedder.embed(texts[:n]), sizes)):
+            assert cosines(got, alone[:n]).min() > 0.999
 
 
 def test_a_model_that_is_not_mean_pooled_is_not_traced(tmp_path):
