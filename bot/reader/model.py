@@ -136,16 +136,13 @@ class Reader:
 
     def cross_scores_beside(self, question: str, candidates: Sequence, work: Callable[[], T]) -> tuple[np.ndarray, T]:
         """`cross_scores(question, candidates)` and `work()`, side by side where there is a cross-encoder."""
-        if self.cross is None or not candidates:
+        if self.cross is None:
             return self.cross_scores(question, candidates), work()
         return self.cross.score_beside(question, [c.text for c in candidates], work)
 
-    def rank(self, asked, candidates: Sequence, cross: np.ndarray | None = None) -> Ranked:
+    def rank(self, asked, candidates: Sequence, cross: np.ndarray) -> Ranked:
         """Order compared candidates (their `semantic` set) by the combiner; say how likely the best one answers.
-        `asked` is the answerer's Asked (the question and its type); `cross` the candidates' cross_scores, when
-        already known."""
-        if cross is None:
-            cross = self.cross_scores(asked.question, candidates)
+        `asked` is the answerer's Asked (the question and its type); `cross` the candidates' cross_scores."""
         x = full_features(candidates, asked.qtype, cross)
         logits, answered = self.judge(x, asked.qtype)
         order = np.argsort(-logits, kind="stable")
