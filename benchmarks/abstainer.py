@@ -42,7 +42,7 @@ def question_rows(rows: list[dict], reader: Reader) -> tuple[np.ndarray, np.ndar
     x, hit = [], []
     for r in rows:
         logits = reader.combiner(r["full"])
-        x.append(reader.question(r["full"], logits, r["qtype"]))
+        x.append(reader.question(r["full"], logits, r["qtype"], r["coverage"]))
         hit.append(bool(r["labels"][int(np.argmax(logits))]))
     return np.array(x), np.array(hit)
 

@@ -59,6 +59,7 @@ def collect_pools(set_dir: Path) -> list[dict]:
                     "cheap": cheap_features(pool, ex.qtype),
                     "semantic": np.array([c.semantic for c in pool], np.float32),
                     "dense": np.array([c.hit.dense for c in pool], np.float32),
+                    "coverage": np.array([c.coverage for c in pool], np.float32),
                     "cross": np.asarray(cross, np.float32),
                 }
             )
@@ -75,7 +76,7 @@ def serve(d: dict, reader, n: int) -> tuple[bool, bool, float]:
     if not len(d["labels"]):
         return False, False, 0.0
     idx = reader.shortlist_order(d["cheap"], n)
-    logits, p = reader.judge(full_of(d, idx), d["qtype"])
+    logits, p = reader.judge(full_of(d, idx), d["qtype"], float(d["coverage"][idx].max()))
     return bool(d["labels"][idx].any()), bool(d["labels"][idx[int(np.argmax(logits))]]), p
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import math
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -272,6 +273,9 @@ class Candidate:
     # days between the sentence's article and the newest article available (0 for a question about the past)
     age: int = 0
     stale: int = 0  # the same for every question: evidence much older than the news at hand may be about another story
+    # idf-weighted share of the question's terms found anywhere in the sentence's passage: whether the story the
+    # question asks about is the one at hand (a null question's evidence is mostly a related story)
+    coverage: float = 0.0
     announced: float = 0.0  # 1 when the sentence announces the future and the question asks about the past
     headline: str | None = None  # set when this candidate is the article's headline, not a sentence of the passage
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # its embedding, once compared
@@ -300,17 +304,25 @@ class Asked:
     vector = property(lambda self: self.query.vector)
 
     def candidate(
-        self, hit: Hit, a: int, b: int, text: str, terms: set[str], near: set[str], headline: str | None = None
+        self,
+        hit: Hit,
+        a: int,
+        b: int,
+        text: str,
+        terms: set[str],
+        near: set[str],
+        headline: str | None = None,
+        passage: set[str] | None = None,
     ) -> Candidate:
         """text = hit.passage.text[a:b] (or the headline) with its cheap features; `near` holds its neighbours'
-        terms too."""
+        terms too, `passage` those of its whole passage (default: `near`)."""
         return Candidate(
             hit,
             a,
             b,
             0.0,
-            overlap=math.fsum(self.weights[w] for w in self.terms & terms) / self.total,
-            context=math.fsum(self.weights[w] for w in self.terms & near) / self.total,
+            overlap=self.share(terms),
+            context=self.share(near),
             # new_names() skips a sentence's first word; a headline's first word is often the name
             type_match=type_match(self.qtype, text if headline is None else " " + text, self.question),
             novel=novelty(terms, self.terms, self.avoid, text),
@@ -318,7 +330,12 @@ class Asked:
             stale=max(0, (self.newest - hit.article.date).days) if self.newest and hit.article.date else 0,
             announced=1.0 if self.past and FUTURE.search(text) else 0.0,
             headline=headline,
+            coverage=self.share(near if passage is None else passage),
         )
+
+    def share(self, terms: set[str]) -> float:
+        """The idf-weighted share of the question's terms among `terms`."""
+        return math.fsum(self.weights[w] for w in self.terms & terms) / self.total
 
 
 @dataclass(frozen=True)
@@ -571,10 +588,13 @@ class ExtractiveAnswerer:
         """The headline of each hit's article, as a candidate of that article's best-ranked hit."""
         first_hits = {h.article.id: h for h in reversed(hits)}  # each article's best-ranked hit
         titled = [(hit, title) for hit in first_hits.values() if (title := headline_of(hit.article))]
-        title_terms = LexicalIndex.tokenize([title for _, title in titled]) if titled else []
+        if not titled:
+            return []
+        terms = LexicalIndex.tokenize([title for _, title in titled] + [hit.passage.text for hit, _ in titled])
+        title_terms, passage_terms = terms[: len(titled)], terms[len(titled) :]
         return [
-            asked.candidate(hit, 0, 0, title, set(t), set(t), headline=title)
-            for (hit, title), t in zip(titled, title_terms)
+            asked.candidate(hit, 0, 0, title, set(t), set(t), headline=title, passage=set(p))
+            for (hit, title), t, p in zip(titled, title_terms, passage_terms)
         ]
 
     def sentences(self, asked: Asked, hits: Sequence[Hit]) -> list[Candidate]:
@@ -584,6 +604,9 @@ class ExtractiveAnswerer:
             spans += [(hit, a, b) for a, b in hit_sentences(hit)[: self.settings.max_sentences_per_hit]]
         texts = [h.passage.text[a:b] for h, a, b in spans]
         terms = [set(t) for t in LexicalIndex.tokenize(texts)] if texts else []
+        passages: dict[int, set[str]] = defaultdict(set)  # each hit's terms: those of its sentences
+        for (hit, _, _), t in zip(spans, terms):
+            passages[id(hit)] |= t
         out = []
         for i, ((hit, a, b), text, t) in enumerate(zip(spans, texts, terms)):
             near = (
@@ -591,7 +614,7 @@ class ExtractiveAnswerer:
                 | (terms[i - 1] if i and spans[i - 1][0] is hit else set())
                 | (terms[i + 1] if i + 1 < len(spans) and spans[i + 1][0] is hit else set())
             )
-            out.append(asked.candidate(hit, a, b, text, t, near))
+            out.append(asked.candidate(hit, a, b, text, t, near, passage=passages[id(hit)]))
         return sorted(out, key=self.score, reverse=True)
 
     def compared(self, asked: Asked, candidates: list[Candidate]) -> list[Candidate]:

@@ -144,9 +144,14 @@ def model_card(out: dict) -> str:
         ),
         "- **combiner**: a linear score over every feature (`FULL`), fitted listwise: softmax over a "
         "question's shortlist;",
-        "- **abstainer**: logistic regression over the best candidates' features (`QUESTION`), answerable "
-        "questions vs. "
-        f"null ones; threshold {out['threshold']} lets {s['false_abstention']:.0%} of the fit questions go unanswered.",
+        "- **abstainer**: logistic regression over the best candidates' features and the largest share of the "
+        "question's words one shortlisted passage holds (`QUESTION`), answerable questions vs. "
+        f"null ones; threshold {out['threshold']} lets {s['false_abstention']:.0%} of the fit questions go unanswered;",
+        "- **search** (`search` in reader.json): fusion, recency and diversity settings "
+        + ("fitted on train's questions" if s.get("refit_search") else "fitted on train by an earlier run")
+        + f" ({', '.join(f'{k} {v:g}' for k, v in out['search']['fitted'].items())}), "
+        f"recall@5 + MRR@10 of passages and articles {out['search']['recall@5+mrr@10 (passages + articles)']}"
+        " on train.",
         "",
         "## Data and split (`" + out.get("train_set", "../shared/eval/train") + "`, by question date)",
         *split_lines,
@@ -178,8 +183,8 @@ def model_card(out: dict) -> str:
         "## Limits",
         "- Trained on quiz questions about US/UK news of 2023–2024; answers are whole sentences, so a question whose "
         "answer needs two sentences is answered by the one that scores best.",
-        "- The abstainer sees only the best candidates' scores: a confident sentence about a similar, older story can "
-        "still be given as the answer.",
+        "- The abstainer sees only the best candidates' scores and word coverage: a confident sentence about a "
+        "similar, older story can still be given as the answer.",
         "- Quiz questions ask about their week's news, so the cross-encoder ranks background facts low: a sentence "
         "about the week's event can win over the older fact asked for.",
         "",

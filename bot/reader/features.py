@@ -34,7 +34,8 @@ FULL = (*CHEAP, "semantic", "semantic_gap", "dense", "cross", "cross_gap")
 # question is asked or with the index's size (SITUATIONAL): quiz questions always ask about their week, so evidence
 # older than the question meant "no answer" in training, and the bundled one-article sample's word-match scores are
 # tiny; the reader then abstained on the sample asked today (docs/reader.md, v16 and v17). How much newer news the
-# index holds than the evidence ("stale") stays: that is how holdout's null questions look.
+# index holds than the evidence ("stale") stays: that is how holdout's null questions look. So does "coverage", the
+# most of the question's words one compared passage holds: a null question's evidence is mostly a related story.
 QUESTION = (
     "best",
     "margin",
@@ -45,6 +46,7 @@ QUESTION = (
     "dense",
     "stale",
     "rule_confidence",
+    "coverage",
     *(f"is_{t}" for t in QTYPES),
     "untyped",
 )
@@ -112,12 +114,17 @@ def full_rows(cheap: np.ndarray, semantic: np.ndarray, dense: np.ndarray, cross:
 SITUATIONAL = ("fresh", "log_lexical")
 
 
+def coverage(candidates: Sequence) -> float:
+    """The most of the question's terms (idf-weighted share) that one of the candidates' passages holds."""
+    return max((c.coverage for c in candidates), default=0.0)
+
+
 def question_features(
-    full: np.ndarray, logits: np.ndarray, general_logits: np.ndarray, qtype: str | None
+    full: np.ndarray, logits: np.ndarray, general_logits: np.ndarray, qtype: str | None, covered: float
 ) -> np.ndarray:
     """QUESTION for one question from its candidates' FULL rows and the combiner's logits for them: as ranked
     (`logits`, which choose the best candidate) and without the SITUATIONAL features' part (`general_logits`, which
-    say how good it is)."""
+    say how good it is); `covered` is their `coverage`."""
     order = np.argsort(-logits)
     top = full[order[0]]
     margin = float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 5.0
@@ -144,6 +151,7 @@ def question_features(
             top[col["dense"]],
             top[col["stale"]],
             rule_confidence,
+            covered,
             *(float(qtype == t) for t in QTYPES),
             float(qtype is None),
         ],

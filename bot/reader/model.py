@@ -20,7 +20,16 @@ from typing import TypeVar
 import numpy as np
 
 from bot.reader import MODEL_DIR
-from bot.reader.features import CHEAP, FULL, QUESTION, SITUATIONAL, cheap_features, full_features, question_features
+from bot.reader.features import (
+    CHEAP,
+    FULL,
+    QUESTION,
+    SITUATIONAL,
+    cheap_features,
+    coverage,
+    full_features,
+    question_features,
+)
 from ingest.errors import NewsbotError
 
 logger = logging.getLogger(__name__)
@@ -144,19 +153,21 @@ class Reader:
         """Order compared candidates (their `semantic` set) by the combiner; say how likely the best one answers.
         `asked` is the answerer's Asked (the question and its type); `cross` the candidates' cross_scores."""
         x = full_features(candidates, asked.qtype, cross)
-        logits, answered = self.judge(x, asked.qtype)
+        logits, answered = self.judge(x, asked.qtype, coverage(candidates))
         order = np.argsort(-logits, kind="stable")
         return Ranked([candidates[i] for i in order], answered, self.threshold)
 
-    def judge(self, full: np.ndarray, qtype: str | None) -> tuple[np.ndarray, float]:
-        """The combiner's logit for each compared candidate (FULL rows) and the probability that the best answers."""
+    def judge(self, full: np.ndarray, qtype: str | None, covered: float) -> tuple[np.ndarray, float]:
+        """The combiner's logit for each compared candidate (FULL rows) and the probability that the best answers;
+        `covered` is the candidates' `coverage`."""
         logits = self.combiner(full)
-        q = self.question(full, logits, qtype)
+        q = self.question(full, logits, qtype, covered)
         return logits, 1.0 / (1.0 + math.exp(-float(self.abstainer(q))))
 
-    def question(self, full: np.ndarray, logits: np.ndarray, qtype: str | None) -> np.ndarray:
-        """The abstainer's QUESTION row for compared candidates' FULL rows and the combiner's `logits` for them."""
-        return question_features(full, logits, self.combiner.without(SITUATIONAL)(full), qtype)
+    def question(self, full: np.ndarray, logits: np.ndarray, qtype: str | None, covered: float) -> np.ndarray:
+        """The abstainer's QUESTION row for compared candidates' FULL rows, the combiner's `logits` for them and
+        their `coverage`."""
+        return question_features(full, logits, self.combiner.without(SITUATIONAL)(full), qtype, covered)
 
     def config(self) -> dict:
         return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
@@ -481,3 +482,26 @@ print(c.overlap.hex(), c.context.hex())
         for seed in range(4)
     }
     assert len(seen) == 1, seen
+
+
+def test_every_candidate_knows_how_much_of_the_question_its_passage_holds():
+    """`coverage`, the idf-weighted share of the question's words anywhere in a candidate's passage, tells the story
+    asked about from a related one (the learned abstainer reads it): the same for every sentence of a passage and for
+    its article's headline, whatever words the sentence itself holds, and lower for a passage of another story."""
+    answerer = ExtractiveAnswerer(HashEmbedder(256))
+    story = hit(
+        "The mayor of Springfield opened the new bridge on Monday. Crowds cheered as the ribbon was cut.",
+        1,
+        title="Ribbon cut",
+    )
+    other = hit("A bridge in Shelbyville closed for repairs. Traffic was diverted for a week.", 2, title="Repairs")
+    a = answerer.asked(asked(answerer, "Which mayor opened the Springfield bridge?"))
+    pool = answerer.pool(a, [story, other])
+    coverage = defaultdict(set)
+    for c in pool:
+        coverage[c.hit.article.id].add(c.coverage)
+    assert {k: len(v) for k, v in coverage.items()} == {"a1": 1, "a2": 1}  # one value per passage, headline included
+    assert coverage["a1"] == {0.8}  # every word of the question but "which" (each weighs 1 without an index)
+    assert coverage["a2"] == {0.2}  # only "bridge"
+    cheering = next(c for c in pool if c.text.startswith("Crowds"))
+    assert cheering.overlap == 0 and cheering.coverage == 0.8

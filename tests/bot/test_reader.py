@@ -106,7 +106,7 @@ def test_how_sure_the_reader_is_does_not_depend_on_when_the_question_is_asked_or
     now = then.copy()
     now[:, FULL.index("fresh")] = 0.0
     now[:, FULL.index("log_lexical")] = 0.5
-    (then_logits, p_then), (now_logits, p_now) = reader.judge(then, "when"), reader.judge(now, "when")
+    (then_logits, p_then), (now_logits, p_now) = reader.judge(then, "when", 0.8), reader.judge(now, "when", 0.8)
     assert (now_logits < then_logits).all()  # the time since still ranks ...
     assert p_now == pytest.approx(p_then, abs=1e-6)  # ... but does not say "no answer"
 
@@ -207,7 +207,7 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
     import dataclasses
     import pickle
 
-    from bot.reader.fit import FitSettings, fit_rows_file, train
+    from bot.reader.fit import FITTED_SEARCH, FitSettings, fit_rows_file, train
     from tests.conftest import SMOKE
 
     settings, _, _ = smoke_eval
@@ -222,6 +222,7 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
         later_share=0.5,
         absent_nulls=True,
         cross_absent=bool(folds),
+        refit_search=not folds,  # the search fitted here, or kept as an earlier fit left it
     )
     out = train(settings, SMOKE, tmp_path / "reader", fit_settings=small, progress=False, report=lambda line: None)
     reader = Reader.load(tmp_path / "reader")
@@ -246,6 +247,10 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
         assert "or of the news without their answer" in card
     else:  # the latest questions, after the cross-encoder's
         assert combiner["from"] >= cross["to"] and "cross-fitted" not in card
+    # the search the reader learned behind is the one it serves with, and the card says which and how it was chosen
+    fitted = {name: getattr(reader.search, name) for name in FITTED_SEARCH}
+    assert fitted == out["search"]["fitted"] and (fitted == FITTED_SEARCH or not folds)
+    assert ("fitted on train's questions" if small.refit_search else "fitted on train by an earlier run") in card
     learned_here = settings.model_copy(
         update={"core": settings.core.model_copy(update={"reader": "learned", "reader_dir": tmp_path / "reader"})}
     )

@@ -11,15 +11,15 @@ from tests.conftest import SMOKE
 
 pytestmark = pytest.mark.slow
 
-# Regression gate on quality (never on time): measured on smoke with the learned reader, v24 (recall@5 0.977, MRR
-# 0.954, answer_hit 0.767, cite_gold 0.977, null abstained 5/7, false abstention 0/43), minus a small margin
+# Regression gate on quality (never on time): measured on smoke with the learned reader, v27 (recall@5 0.977, MRR
+# 0.954, answer_hit 0.814, cite_gold 0.977, null abstained 6/7, false abstention 0/43), minus a small margin
 # (a question or two: one answerable question is 0.023, one null question 0.143).
 FLOORS = {
     ("retrieval", "recall@5"): 0.93,
     ("retrieval", "mrr@10"): 0.89,
-    ("answers", "answer_hit"): 0.72,
+    ("answers", "answer_hit"): 0.77,
     ("answers", "cite_gold"): 0.93,
-    ("abstention", "null_abstained"): 0.57,
+    ("abstention", "null_abstained"): 0.71,
 }
 CEILINGS = {("abstention", "false_abstention"): 0.07, ("answers", "median_answer_words"): 30}
 
