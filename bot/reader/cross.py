@@ -66,6 +66,7 @@ class CrossEncoder:
         self._torch = torch
         self._beside: ThreadPoolExecutor | None = None  # the thread that scores while the caller works (score_beside)
         self._tokenizing = threading.Lock()
+        self._starting = threading.Lock()  # two first questions at once start one scoring thread, not two
 
     @classmethod
     def from_base(cls, layers: int, max_length: int, base: str = PACKAGED_MODEL) -> CrossEncoder:
@@ -151,10 +152,11 @@ class CrossEncoder:
         threads = torch.get_num_threads()  # the caller's (OpenMP's count is per thread)
         if threads < 2 or not texts:
             return self.score(question, texts), work()
-        if self._beside is None:
-            self._beside = ThreadPoolExecutor(
-                1, thread_name_prefix="cross-encoder", initializer=torch.set_num_threads, initargs=(threads // 2,)
-            )
+        with self._starting:
+            if self._beside is None:
+                self._beside = ThreadPoolExecutor(
+                    1, thread_name_prefix="cross-encoder", initializer=torch.set_num_threads, initargs=(threads // 2,)
+                )
         first = round(len(texts) * BESIDE_SHARE)
         theirs, mine = (self._batches([question] * len(part), part) for part in (texts[:first], texts[first:]))
         torch.set_num_threads(threads - threads // 2)
