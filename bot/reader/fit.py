@@ -49,7 +49,7 @@ class FitSettings:
     epochs: int = 2
     # the served cross-encoder is the average of this many fine-tunings from the same start, each drawing its own
     # negatives and order (seed, seed + 1, ...): two (v20 against v19, the same recipe otherwise) lifted holdout
-    # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513; v24 and v27 (shipped) are two, with date_swap_years
+    # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513; v24, v27 and v28 (shipped) are two, with date_swap_years
     # (docs/reader.md); each one more costs ~17 minutes of training
     cross_soup: int = 2
     # this share of the cross-encoder's groups (drawn) have each date phrase of their sentences ("in 2018", "in May",
@@ -86,9 +86,9 @@ class FitSettings:
     cross_folds: int = 2
     # cross-fitted, every block's questions but the last's are also asked as holdout's null questions are (as of a
     # later block's date, against that block's news only), scored by the cross-encoder that never saw them: three
-    # times as many null questions of that kind: holdout answer_hit 0.444 -> 0.478 (v12), but a seed question lost and
-    # null abstention 0.741 -> 0.704, so off while v11 is shipped (docs/reader.md)
-    fold_nulls: bool = False
+    # times as many null questions of that kind (284 more): on train's late part, out of fold, those abstained on 0.818
+    # -> 0.826 at the same false abstentions; holdout's null questions 22 -> 23 of 27 (v28, docs/reader.md)
+    fold_nulls: bool = True
     # this share of the answerable questions (0: none) also asked again `later_days` after their date (drawn), with the
     # news written since in the index, where their candidates still hold the answer: stale evidence that answers, as
     # for anyone asking about an older story (without them the abstainer learned that evidence older than the newest
