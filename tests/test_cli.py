@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.reader.fit import FitSettings
 from tests.conftest import REPO, SEED_ARTICLE
 
 NEWSBOT = [sys.executable, "-m", "bot.cli"]
@@ -89,7 +90,8 @@ def test_bad_as_of_is_a_usage_error(run):
 def test_train_refuses_an_unknown_or_mistyped_setting_before_any_work(tmp_path):
     """`newsbot train --set` names the fields it knows and the value a field takes, and trains nothing."""
     runner = CliRunner()
-    for bad, says in (("nulls=true", "fold_nulls"), ("fold_nulls=maybe", "fold_nulls takes a value like False")):
+    example = f"fold_nulls takes a value like {FitSettings().fold_nulls}"  # its default, as an example of the type
+    for bad, says in (("nulls=true", "fold_nulls"), ("fold_nulls=maybe", example)):
         result = runner.invoke(cli, ["train", str(tmp_path), "--out", str(tmp_path / "r"), "--set", bad])
         assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
