@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +41,26 @@ def test_metrics_agree_with_a_recomputation(smoke_eval):
     again = recompute(out, SMOKE)
     for section in ("retrieval", "answers", "abstention"):
         assert again[section] == metrics[section]
+
+
+def test_label_ceiling_counts_what_the_eval_counts(smoke_eval):
+    """benchmarks/label_ceiling.py reads a run's predictions again: where it counts what `newsbot eval` counts (gold
+    articles, gold citations) it must agree, and its answer-bearing counts can only be higher."""
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "label_ceiling.py"
+    spec = importlib.util.spec_from_file_location("label_ceiling", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    _, out, metrics = smoke_eval
+    c = tool.ceilings(SMOKE, out)
+    assert c["answerable"] == metrics["answerable"]
+    assert c["article_recall@5"] == round(metrics["retrieval"]["article_recall@5"], 3)
+    assert c["article_mrr@10"] == round(metrics["retrieval"]["article_mrr@10"], 3)
+    assert c["cite_gold"] == round(metrics["answers"]["cite_gold"], 3)
+    assert c["answer_hit"] == round(metrics["answers"]["answer_hit"], 3)
+    assert c["article_recall@5, any answer-bearing article"] >= c["article_recall@5"]
+    assert c["article_mrr@10, any answer-bearing article"] >= c["article_mrr@10"]
+    assert c["cite_gold if every right answer cited a retrieved gold article"] >= c["cite_gold"]
+    assert c["no gold article in the top 5"] == round((1 - metrics["retrieval"]["article_recall@5"]) * c["answerable"])
 
 
 @pytest.mark.parametrize("section, key", list(FLOORS))
