@@ -47,8 +47,14 @@ def _split(out: dict) -> tuple[list[str], tuple[str, str]]:
     if folds:
         fitted = (
             f"the same {combiner['questions']} questions, cross-fitted: cut by date into {folds} blocks, each block's "
-            "candidates scored by a cross-encoder trained on the other blocks only (the one served is trained on all); "
-            "and " + _nulls(out, "each of them")
+            "candidates scored by a cross-encoder trained on the other blocks only ("
+            + (
+                f"{out['settings']['cross_soup']} fine-tunings averaged, as served; "
+                if out["settings"].get("fold_soup") and out["settings"]["cross_soup"] > 1
+                else ""
+            )
+            + "the one served is trained on all); and "
+            + _nulls(out, "each of them")
         )
         rows = ("early, out of fold", "late, out of fold")
     else:

@@ -52,6 +52,10 @@ class FitSettings:
     # answer_hit 0.448 -> 0.463 and choice 0.481 -> 0.513; v24, v27 and v28 (shipped) are two, with date_swap_years
     # (docs/reader.md); each one more costs ~17 minutes of training
     cross_soup: int = 2
+    # the fold cross-encoders (which score train for the combiner and abstainer) are soups of as many fine-tunings as
+    # the served one, so that what those are fitted on is scored as what is served; off, each fold model is one
+    # fine-tuning (v29's soup of three moved one holdout null question over v28's unchanged threshold by 0.0001)
+    fold_soup: bool = False
     # this share of the cross-encoder's groups (drawn) have each date phrase of their sentences ("in 2018", "in May",
     # "on Tuesday") swapped for a random one of any kind, unless that changes which sentences hold the answer: quiz
     # questions ask about their week, so a sentence naming a past year was almost always a wrong one and the
@@ -697,7 +701,7 @@ def fit(
         for k, block in enumerate(blocks):
             held = {real[i].qid for i in block}
             report(f"cross-fitting {k + 1}/{len(blocks)}: {real[block[0]].qid} … {real[block[-1]].qid} held out")
-            ce, _ = train_cross(
+            ce, _ = (served_cross if s.fold_soup else train_cross)(
                 [ex for ex in real if ex.qid not in held],
                 s,
                 progress,

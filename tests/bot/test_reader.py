@@ -219,6 +219,7 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
         shortlist=6,
         cross_folds=folds,
         fold_nulls=bool(folds),
+        fold_soup=bool(folds),  # the fold models trained as the served one is (here one fine-tuning each)
         later_share=0.5,
         absent_nulls=True,
         cross_absent=bool(folds),
