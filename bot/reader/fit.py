@@ -54,7 +54,8 @@ class FitSettings:
     cross_soup: int = 2
     # the fold cross-encoders (which score train for the combiner and abstainer) are soups of as many fine-tunings as
     # the served one, so that what those are fitted on is scored as what is served; off, each fold model is one
-    # fine-tuning (v29's soup of three moved one holdout null question over v28's unchanged threshold by 0.0001)
+    # fine-tuning. On (v30): holdout answer_hit 0.459 -> 0.485, but null questions abstained 0.852 -> 0.778, a seed
+    # question lost and 66 minutes of training (docs/reader.md)
     fold_soup: bool = False
     # this share of the cross-encoder's groups (drawn) have each date phrase of their sentences ("in 2018", "in May",
     # "on Tuesday") swapped for a random one of any kind, unless that changes which sentences hold the answer: quiz
