@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.evaluation.metrics import answer_hit, said  # noqa: E402
+from bot.evaluation.sets import EvalSet  # noqa: E402
 
 OLD_DAYS = 365  # a gold article this much older than its question is background, not the week's story
 
@@ -40,8 +41,9 @@ def first_rank(ids: list[str], good: set[str]) -> int | None:
 
 
 def ceilings(set_dir: Path, run_dir: Path) -> dict:
-    questions = {q["id"]: q for q in map(json.loads, (set_dir / "questions.jsonl").read_text().splitlines())}
-    with gzip.open(set_dir / "articles.jsonl.gz", "rt", encoding="utf-8") as f:
+    eval_set = EvalSet.load(set_dir)
+    questions = {q["id"]: q for q in eval_set.questions}
+    with gzip.open(eval_set.articles, "rt", encoding="utf-8") as f:
         articles = {a["id"]: a for a in map(json.loads, f)}
     rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines() if line.strip()]
     rows = [r for r in rows if questions[r["id"]]["answerable"]]
