@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _TOKEN = r"(?u)\b\w+\b"
+_SPLIT = re.compile(_TOKEN).findall
 TOKENIZER = "lemma+snowball-1"  # stored beside a saved index: another tokenizer means a rebuild
 
 
@@ -37,9 +39,15 @@ def _lemma(word: str) -> str:
     return simplemma.lemmatize(word, lang="en")
 
 
-def normalize(words: list[str]) -> list[str]:
+@functools.lru_cache(maxsize=1_000_000)
+def term(word: str) -> str:
     """Lemmatise, then stem: "withdrew" meets "withdraw", "met" meets "meeting", "children" "child"."""
-    return _stemmer().stemWords([_lemma(w) for w in words])
+    return _stemmer().stemWord(_lemma(word))
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    return frozenset(_bm25s().tokenization._infer_stopwords("en"))
 
 
 @functools.cache
@@ -64,9 +72,12 @@ class LexicalIndex:
 
     @staticmethod
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
-        return _bm25s().tokenize(
-            list(texts), token_pattern=_TOKEN, stopwords="en", stemmer=normalize, return_ids=False, show_progress=False
-        )
+        """Each text's terms: lower-cased words (`_TOKEN`) but English stopwords, each lemmatised and stemmed (`term`).
+        Token for token what `bm25s.tokenize(texts, token_pattern=_TOKEN, stopwords="en", stemmer=…, return_ids=False)`
+        gave, in a fraction of the time: bm25s builds a vocabulary and three progress bars per call, and an answer
+        tokenizes its question and every candidate sentence (8 ms of a learned ask on dev)."""
+        stop, split = _stopwords(), _SPLIT
+        return [[term(w) for w in split(text.lower()) if w not in stop] for text in texts]
 
     @classmethod
     def build(cls, ids: list[str], texts: Sequence[str]) -> LexicalIndex:

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from ingest.embed import PACKAGED_MODEL, bf16_supported, length_batches, resolve_model_path
+from ingest.embed import PACKAGED_MODEL, bf16_supported, length_batches, padded, resolve_model_path
 
 BATCH = 32  # pairs per forward pass when scoring many (training's evaluation); a question has fewer
 # share of a question's pairs scored beside the caller's embedding of its sentences (score_beside): embedding twelve
@@ -144,10 +144,10 @@ class CrossEncoder:
 
     def score_beside(self, question: str, texts: Sequence[str], work: Callable[[], T]) -> tuple[np.ndarray, T]:
         """`score(question, texts)` and `work()` (the answerer's embedding of the same sentences) at once, each on half
-        of torch's threads: a thread of its own scores the first BESIDE_SHARE of the pairs while the caller works, then
-        the caller scores the rest (all tokenized here first). A question's few short pairs keep two threads busy only
-        part of the time, so two such jobs side by side finish sooner than one after the other (docs/performance.md).
-        With one thread, one after the other."""
+        of torch's threads: a thread of its own tokenizes and scores the first BESIDE_SHARE of the pairs while the
+        caller works, then the caller tokenizes and scores the rest. A question's few short pairs keep two threads busy
+        only part of the time, so two such jobs side by side finish sooner than one after the other
+        (docs/performance.md). With one thread, one after the other."""
         torch = self._torch
         threads = torch.get_num_threads()  # the caller's (OpenMP's count is per thread)
         if threads < 2 or not texts:
@@ -158,12 +158,12 @@ class CrossEncoder:
                     1, thread_name_prefix="cross-encoder", initializer=torch.set_num_threads, initargs=(threads // 2,)
                 )
         first = round(len(texts) * BESIDE_SHARE)
-        theirs, mine = (self._batches([question] * len(part), part) for part in (texts[:first], texts[first:]))
+        theirs, mine = texts[:first], texts[first:]
         torch.set_num_threads(threads - threads // 2)
-        scored = self._beside.submit(self._forward, theirs, first)
+        scored = self._beside.submit(lambda: self._forward(self._batches([question] * first, theirs), first))
         try:
             done = work()
-            rest = self._forward(mine, len(texts) - first)
+            rest = self._forward(self._batches([question] * len(mine), mine), len(mine))
         finally:
             wait([scored])  # before the count is restored: it is also the default of threads started later
             torch.set_num_threads(threads)
@@ -177,10 +177,8 @@ class CrossEncoder:
             return []
         with self._tokenizing:
             pairs = self.tokenizer(list(questions), list(texts), truncation="longest_first", max_length=self.max_length)
-            return [
-                (chunk, self.encode([questions[j] for j in chunk], [texts[j] for j in chunk]))
-                for chunk in length_batches([len(ids) for ids in pairs["input_ids"]], BATCH)
-            ]
+        lengths = [len(ids) for ids in pairs["input_ids"]]
+        return [(chunk, padded(pairs, chunk, self.tokenizer.pad_token_id)) for chunk in length_batches(lengths, BATCH)]
 
     def _forward(self, batches: Batches, n: int) -> np.ndarray:
         out = np.zeros(n, dtype=np.float32)

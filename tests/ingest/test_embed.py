@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.embed import SentenceTransformerEmbedder, bf16_supported, length_batches
+from ingest.embed import SentenceTransformerEmbedder, bf16_supported, length_batches, padded
 from ingest.loaders import load_path
 from ingest.split import split_article
 
@@ -98,3 +98,22 @@ def test_texts_of_similar_length_are_batched_together(lengths, cap, sizes):
     assert [len(b) for b in batches] == sizes
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))  # every text once
     assert all(min(lengths[i] for i in a) >= max(lengths[i] for i in b) for a, b in zip(batches, batches[1:]))
+
+
+def test_a_length_batch_padded_from_one_tokenization_is_what_the_tokenizer_pads(embedder):
+    """Texts are tokenized once and each length batch padded from those ids; the model must get the same tensors as
+    from the tokenizer's own padding, for single texts and for (question, sentence) pairs alike."""
+    import torch
+
+    tokenizer = embedder.model.tokenizer
+    article = next(load_path(SEED, SEED.parent))
+    sentences = [p.text[:n] for p in split_article(article) for n in (30, 90, 400)][:9]  # 9 lengths, some cut
+    question = ["When was the ambassador appointed?"] * len(sentences)
+    for args in ((sentences,), (question, sentences)):
+        once = tokenizer(*map(list, args), truncation=True, max_length=48)
+        for chunk in ([0], [3, 1, 7], list(range(len(sentences)))):
+            own = tokenizer(*([a[j] for j in chunk] for a in args), truncation=True, max_length=48, padding=True)
+            ours = padded(once, chunk, tokenizer.pad_token_id)
+            assert set(ours) == {"input_ids", "attention_mask", "token_type_ids"}
+            for key, tensor in ours.items():
+                assert torch.equal(tensor, torch.tensor(own[key])), key
