@@ -29,8 +29,9 @@ from bot.reader.model import Reader  # noqa: E402
 ANSWERABLE = ("answerable", "later")  # as asked, and asked again after their date
 # which null questions the abstainer is fitted on (answerable ones always)
 VARIANTS = {
-    "all kinds": {"before", "old", "fold", "absent"},
-    "all but absent (v12)": {"before", "old", "fold"},
+    "all kinds": {"before", "behind", "old", "fold", "absent"},
+    "all but absent (v31)": {"before", "behind", "old", "fold"},
+    "all but absent and behind (v12)": {"before", "old", "fold"},
     "before + old (v11)": {"before", "old"},
     "old + fold (holdout's kind)": {"old", "fold"},
     "before + fold": {"before", "fold"},
@@ -42,7 +43,7 @@ def question_rows(rows: list[dict], reader: Reader) -> tuple[np.ndarray, np.ndar
     x, hit = [], []
     for r in rows:
         logits = reader.combiner(r["full"])
-        x.append(reader.question(r["full"], logits, r["qtype"], r["coverage"]))
+        x.append(reader.question(r["full"], logits, r["qtype"], r["coverage"], r.get("lag", 0.0)))
         hit.append(bool(r["labels"][int(np.argmax(logits))]))
     return np.array(x), np.array(hit)
 

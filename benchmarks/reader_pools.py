@@ -24,6 +24,7 @@ from bot.evaluation.run import ingested_index  # noqa: E402
 from bot.evaluation.sets import EvalSet  # noqa: E402
 from bot.reader.features import cheap_features, full_rows  # noqa: E402
 from bot.reader.fit import FitSettings, collect, old_news_nulls, split_by_date  # noqa: E402
+from bot.reader.model import lag_of  # noqa: E402
 from bot.service import assemble, build_embedder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
@@ -60,6 +61,7 @@ def collect_pools(set_dir: Path) -> list[dict]:
                     "semantic": np.array([c.semantic for c in pool], np.float32),
                     "dense": np.array([c.hit.dense for c in pool], np.float32),
                     "coverage": np.array([c.coverage for c in pool], np.float32),
+                    "lag": lag_of(ex.asked),
                     "cross": np.asarray(cross, np.float32),
                 }
             )
@@ -76,7 +78,7 @@ def serve(d: dict, reader, n: int) -> tuple[bool, bool, float]:
     if not len(d["labels"]):
         return False, False, 0.0
     idx = reader.shortlist_order(d["cheap"], n)
-    logits, p = reader.judge(full_of(d, idx), d["qtype"], float(d["coverage"][idx].max()))
+    logits, p = reader.judge(full_of(d, idx), d["qtype"], float(d["coverage"][idx].max()), d.get("lag", 0.0))
     return bool(d["labels"][idx].any()), bool(d["labels"][idx[int(np.argmax(logits))]]), p
 
 

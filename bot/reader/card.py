@@ -14,7 +14,15 @@ def _nulls(out: dict, whose: str) -> str:
     s, combiner = out["settings"], out["split"]["combiner"]
     return (
         f"{combiner['null_questions']} null questions: {whose} asked as of {s['null_before_days']} days before its "
-        f"date (its news not yet written, as dev's null questions), and {combiner.get('old_questions', 0)} early "
+        f"date (its news not yet written, as dev's null questions), "
+        + (
+            f"{combiner['behind_nulls']} of those that say they are about their own time ('this week', 'latest') "
+            f"asked as of their date against the news up to {s['null_before_days']} days before it (a corpus that "
+            "stops before the question), "
+            if combiner.get("behind_nulls")
+            else ""
+        )
+        + f"and {combiner.get('old_questions', 0)} early "
         "questions, kept out of the cross-encoder, asked as of a late question's date against the late part's news "
         "only (older questions, a newer corpus, as holdout's)"
         + (
@@ -150,8 +158,9 @@ def model_card(out: dict) -> str:
         ),
         "- **combiner**: a linear score over every feature (`FULL`), fitted listwise: softmax over a "
         "question's shortlist;",
-        "- **abstainer**: logistic regression over the best candidates' features and the largest share of the "
-        "question's words one shortlisted passage holds (`QUESTION`), answerable questions vs. "
+        "- **abstainer**: logistic regression over the best candidates' features, the largest share of the "
+        "question's words one shortlisted passage holds and, for a question about its own time, how far the news "
+        "stops before it (`QUESTION`), answerable questions vs. "
         f"null ones; threshold {out['threshold']} lets {s['false_abstention']:.0%} of the fit questions go unanswered;",
         "- **search** (`search` in reader.json): fusion, recency and diversity settings "
         + ("fitted on train's questions" if s.get("refit_search") else "fitted on train by an earlier run")

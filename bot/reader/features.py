@@ -4,7 +4,9 @@ training and serving alike, so what was measured is what is served."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
+from datetime import date
 
 import numpy as np
 
@@ -36,6 +38,7 @@ FULL = (*CHEAP, "semantic", "semantic_gap", "dense", "cross", "cross_gap")
 # tiny; the reader then abstained on the sample asked today (docs/reader.md, v16 and v17). How much newer news the
 # index holds than the evidence ("stale") stays: that is how holdout's null questions look. So does "coverage", the
 # most of the question's words one compared passage holds: a null question's evidence is mostly a related story.
+# And "behind": a question about its own time ("this week", "latest") asked of news that stops well before it.
 QUESTION = (
     "best",
     "margin",
@@ -47,12 +50,21 @@ QUESTION = (
     "stale",
     "rule_confidence",
     "coverage",
+    "behind",
     *(f"is_{t}" for t in QTYPES),
     "untyped",
 )
 
 _FULL_COLUMN = {name: i for i, name in enumerate(FULL)}
 
+# A question that says it is about its own time: "this week", "last month", "latest", "recently", "on Tuesday", "new"
+# (lower-case: "New York" is a name). Quiz questions mostly are, and so are users' "what's the latest on …?"
+ABOUT_NOW = re.compile(
+    r"(?i:\b(?:this|last|past) (?:week|weekend|month)\b|\b(?:latest|recently)\b"
+    r"|\bon (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b)|\b(?:new|newly)\b"
+)
+# news whose newest article is this much older than such a question counts as fully behind it
+BEHIND_DAYS = 60.0
 FRESH_DAYS = 30.0  # the age at which a sentence's article counts as fully old (fresh = exp(-age / FRESH_DAYS))
 # evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))
 STALE_DAYS = 90.0
@@ -119,12 +131,26 @@ def coverage(candidates: Sequence) -> float:
     return max((c.coverage for c in candidates), default=0.0)
 
 
+def behind(question: str, as_of: date | None, newest: date | None) -> float:
+    """How far the news stops before a question about its own time (ABOUT_NOW): the days from the newest article to
+    the question's date, as a share of BEHIND_DAYS (at most 1). 0 for any other question, whose answer may be old
+    news: the bundled sample's questions are asked years after its one article."""
+    if as_of is None or newest is None or not ABOUT_NOW.search(question):
+        return 0.0
+    return min(1.0, max(0, (as_of - newest).days) / BEHIND_DAYS)
+
+
 def question_features(
-    full: np.ndarray, logits: np.ndarray, general_logits: np.ndarray, qtype: str | None, covered: float
+    full: np.ndarray,
+    logits: np.ndarray,
+    general_logits: np.ndarray,
+    qtype: str | None,
+    covered: float,
+    lag: float = 0.0,
 ) -> np.ndarray:
     """QUESTION for one question from its candidates' FULL rows and the combiner's logits for them: as ranked
     (`logits`, which choose the best candidate) and without the SITUATIONAL features' part (`general_logits`, which
-    say how good it is); `covered` is their `coverage`."""
+    say how good it is); `covered` is their `coverage`, `lag` the question's `behind`."""
     order = np.argsort(-logits)
     top = full[order[0]]
     margin = float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 5.0
@@ -152,6 +178,7 @@ def question_features(
             top[col["stale"]],
             rule_confidence,
             covered,
+            lag,
             *(float(qtype == t) for t in QTYPES),
             float(qtype is None),
         ],

@@ -25,6 +25,7 @@ from bot.reader.features import (
     FULL,
     QUESTION,
     SITUATIONAL,
+    behind,
     cheap_features,
     coverage,
     full_features,
@@ -37,6 +38,11 @@ logger = logging.getLogger(__name__)
 CONFIG = "reader.json"
 MANIFEST = "manifest.json"
 T = TypeVar("T")
+
+
+def lag_of(asked) -> float:
+    """`behind` for the answerer's Asked: its question, the date it is asked as of, the newest article by then."""
+    return behind(asked.question, asked.query.as_of, asked.newest)
 
 
 class ReaderError(NewsbotError):
@@ -153,21 +159,23 @@ class Reader:
         """Order compared candidates (their `semantic` set) by the combiner; say how likely the best one answers.
         `asked` is the answerer's Asked (the question and its type); `cross` the candidates' cross_scores."""
         x = full_features(candidates, asked.qtype, cross)
-        logits, answered = self.judge(x, asked.qtype, coverage(candidates))
+        logits, answered = self.judge(x, asked.qtype, coverage(candidates), lag_of(asked))
         order = np.argsort(-logits, kind="stable")
         return Ranked([candidates[i] for i in order], answered, self.threshold)
 
-    def judge(self, full: np.ndarray, qtype: str | None, covered: float) -> tuple[np.ndarray, float]:
+    def judge(self, full: np.ndarray, qtype: str | None, covered: float, lag: float = 0.0) -> tuple[np.ndarray, float]:
         """The combiner's logit for each compared candidate (FULL rows) and the probability that the best answers;
-        `covered` is the candidates' `coverage`."""
+        `covered` is the candidates' `coverage`, `lag` the question's `behind` (lag_of)."""
         logits = self.combiner(full)
-        q = self.question(full, logits, qtype, covered)
+        q = self.question(full, logits, qtype, covered, lag)
         return logits, 1.0 / (1.0 + math.exp(-float(self.abstainer(q))))
 
-    def question(self, full: np.ndarray, logits: np.ndarray, qtype: str | None, covered: float) -> np.ndarray:
-        """The abstainer's QUESTION row for compared candidates' FULL rows, the combiner's `logits` for them and
-        their `coverage`."""
-        return question_features(full, logits, self.combiner.without(SITUATIONAL)(full), qtype, covered)
+    def question(
+        self, full: np.ndarray, logits: np.ndarray, qtype: str | None, covered: float, lag: float = 0.0
+    ) -> np.ndarray:
+        """The abstainer's QUESTION row for compared candidates' FULL rows, the combiner's `logits` for them, their
+        `coverage` and the question's `behind`."""
+        return question_features(full, logits, self.combiner.without(SITUATIONAL)(full), qtype, covered, lag)
 
     def config(self) -> dict:
         return {

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ import pytest
 
 from bot.evaluation.metrics import answer_hit
 from bot.reader import MODEL_DIR
-from bot.reader.features import CHEAP, FULL, QUESTION
+from bot.reader.features import CHEAP, FULL, QUESTION, behind
 from bot.reader.fit import fit_listwise, fit_logistic
 from bot.reader.model import Linear, Reader, ReaderError
 from bot.service import assemble
@@ -198,6 +198,41 @@ def test_shipped_reader_ranks_the_known_answer_sentence_first_on_smoke(smoke_ind
     assert "September 2022" in answer.text and answer.short == "September 2022"
 
 
+EUROVISION = "Which country won the Eurovision Song Contest this week?"
+VARIANT = "What is the latest Covid variant surging in the UK?"
+
+
+@pytest.mark.parametrize(
+    ("question", "as_of", "newest", "lag"),
+    [
+        (EUROVISION, date(2024, 5, 10), date(2024, 5, 10), 0.0),  # the week's news is in
+        (EUROVISION, date(2024, 5, 10), date(2024, 4, 10), 0.5),  # the news stops a month before
+        (VARIANT, date(2023, 7, 21), date(2022, 12, 30), 1.0),  # half a year before (as dev's null questions)
+        (VARIANT, date(2023, 7, 21), None, 0.0),  # an empty index: nothing to weigh
+        ("Which New York politician resigned?", date(2023, 7, 21), date(2022, 12, 30), 0.0),  # a name, not "new"
+        ("When was the ambassador appointed?", date(2026, 12, 6), date(2022, 9, 27), 0.0),  # old news may answer it
+    ],
+)
+def test_how_far_the_news_stops_before_a_question_about_its_own_time(question, as_of, newest, lag):
+    assert behind(question, as_of, newest) == pytest.approx(lag)
+
+
+def test_the_shipped_reader_is_less_sure_of_this_weeks_news_from_a_corpus_that_stopped_long_before(
+    smoke_index, embedder
+):
+    """The same question about "the latest" on the seed article's story, asked a day after it and half a year later of
+    the same index: the reader is less sure later, as the news stops long before the question. A question about
+    background ("When was the ambassador appointed?") is as sure years later (the bundled sample asked today)."""
+    bot = assemble(learned(Settings.load(None)), smoke_index, embedder, llm=False)
+    newest = smoke_index.newest(date(2022, 12, 31))
+    about_now = "What is the latest step in restoring Israel and Turkey's security ties?"
+    soon, late = (bot.ask(about_now, as_of=newest + timedelta(days=d)) for d in (1, 180))
+    assert late.confidence < soon.confidence - 0.05
+    background = "When was the ambassador appointed?"
+    later, years = (bot.ask(background, as_of=newest + timedelta(days=d)) for d in (200, 1500))
+    assert years.confidence == pytest.approx(later.confidence, abs=1e-6) and not years.abstained
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("folds", [0, 2], ids=["date split", "cross-fitted"])
 def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, embedder, tmp_path, folds):
@@ -233,6 +268,10 @@ def test_training_on_smoke_writes_a_reader_that_loads_and_answers(smoke_eval, em
     assert {r["kind"] for r in rows} >= {"answerable", "before", "absent"}
     absent = [r for r in rows if r["kind"] == "absent"]
     assert absent and not any(r["labels"].any() for r in absent)
+    # questions about their own week asked on their date of news that stops half a year earlier: the gap is seen
+    behind = [r for r in rows if r["kind"] == "behind"]
+    assert behind and not any(r["labels"].any() for r in behind) and {r["lag"] for r in behind} == {1.0}
+    assert max(r["lag"] for r in rows if r["kind"] == "answerable") < 0.25  # asked on their date: days-old news
     assert all(len(r["full"]) == len(r["labels"]) for r in rows)
     assert reader.cross is not None and reader.cross.layers == 1 and reader.shortlist_size == 6
     card = (tmp_path / "reader" / "README.md").read_text()
