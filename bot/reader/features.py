@@ -63,7 +63,9 @@ ABOUT_NOW = re.compile(
     r"(?i:\b(?:this|last|past) (?:week|weekend|month)\b|\b(?:latest|recently)\b"
     r"|\bon (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b)|\b(?:new|newly)\b"
 )
-# news whose newest article is this much older than such a question counts as fully behind it
+# news whose newest article is this much older than such a question counts as fully behind it: every answerable
+# question of dev, holdout and smoke comes at most 6 days after an article (0.1), train's "behind" null questions 180
+# days (1.0); 30, 60, 90 or 180 gave the same abstentions when refitted on v28's rows (docs/reader.md, v31)
 BEHIND_DAYS = 60.0
 FRESH_DAYS = 30.0  # the age at which a sentence's article counts as fully old (fresh = exp(-age / FRESH_DAYS))
 # evidence this much older than the newest article counts as fully stale (stale = min(1, days / STALE_DAYS))

@@ -149,8 +149,9 @@ def with_overrides(s: FitSettings, overrides: Sequence[str]) -> FitSettings:
     return dataclasses.replace(s, **changes)
 
 
-# null questions: asked before their news ("before"), older questions asked of newer news only ("old", "fold"), asked
-# of the corpus without the articles holding the answer ("absent")
+# null questions: asked before their news ("before"), asked on their date of news that stops before it ("behind"),
+# older questions asked of newer news only ("old", "fold"), asked of the corpus without the articles holding the
+# answer ("absent")
 NULL_KINDS = ("before", "behind", "old", "fold", "absent")
 
 
