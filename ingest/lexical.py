@@ -33,21 +33,20 @@ def _stemmer():
 
 
 @functools.lru_cache(maxsize=1_000_000)
-def _lemma(word: str) -> str:
-    import simplemma
-
-    return simplemma.lemmatize(word, lang="en")
-
-
-@functools.lru_cache(maxsize=1_000_000)
 def term(word: str) -> str:
     """Lemmatise, then stem: "withdrew" meets "withdraw", "met" meets "meeting", "children" "child"."""
-    return _stemmer().stemWord(_lemma(word))
+    import simplemma
+
+    return _stemmer().stemWord(simplemma.lemmatize(word, lang="en"))
 
 
 @functools.cache
 def _stopwords() -> frozenset[str]:
-    return frozenset(_bm25s().tokenization._infer_stopwords("en"))
+    """bm25s's English stopwords (what `stopwords="en"` selects there)."""
+    _bm25s()  # imported through it, so that its logger is set right
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
 
 
 @functools.cache
