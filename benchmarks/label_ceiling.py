@@ -13,7 +13,9 @@ passing is. So, from the run's own predictions (nothing is answered again):
   the question (the story itself was not among the search's results), and how many only later than the question
   (RealTimeQA searched after the quiz; the bot reads nothing published after its as_of);
 - cite_gold as counted, and what it would be if every right answer also cited a gold article whenever one was
-  among the retrieved passages: the most that better citations of today's answers can give.
+  among the retrieved passages: the most that better citations of today's answers can give;
+- how many of the second sources cited with right answers quote a sentence that holds an accepted answer: what more
+  citations cost in precision.
 
 Measurement only: it reads a run folder and the set; nothing is fitted.
 """
@@ -49,7 +51,7 @@ def ceilings(set_dir: Path, run_dir: Path) -> dict:
     rows = [r for r in rows if questions[r["id"]]["answerable"]]
     n = len(rows)
     gold5 = bearing5 = rr_gold = rr_bearing = 0.0
-    missed = missed_old = missed_later = cited = cited_best = hits = 0
+    missed = missed_old = missed_later = cited = cited_best = hits = seconds = seconds_holding = 0
     for r in rows:
         q = questions[r["id"]]
         gold = set(q["gold_ids"])
@@ -73,6 +75,9 @@ def ceilings(set_dir: Path, run_dir: Path) -> dict:
         cites_gold = bool({c["article_id"] for c in r["citations"]} & gold)
         cited += cites_gold
         cited_best += cites_gold or (right and g is not None)
+        if right:
+            seconds += len(r["citations"]) - 1
+            seconds_holding += sum(answer_hit(c["quote"], q["answers"]) for c in r["citations"][1:])
     return {
         "answerable": n,
         "article_recall@5": round(gold5 / n, 3),
@@ -85,6 +90,8 @@ def ceilings(set_dir: Path, run_dir: Path) -> dict:
         "answer_hit": round(hits / n, 3),
         "cite_gold": round(cited / n, 3),
         "cite_gold if every right answer cited a retrieved gold article": round(cited_best / n, 3),
+        "second sources cited with right answers": seconds,
+        "... of them quoting a sentence that holds an accepted answer": seconds_holding,
     }
 
 

@@ -325,6 +325,18 @@ def test_another_article_repeating_the_answers_name_is_cited_with_it(embedder):
     assert len(answer(ExtractiveAnswerer(embedder), question, hits[:3]).citations) == 1
 
 
+def test_a_sentence_naming_the_answer_that_would_not_answer_the_question_is_no_second_source(embedder):
+    """Restating the answer's name is not enough: the sentence must answer the question itself as surely as
+    `restating_confidence` (the rules' threshold fitted on train) asks; below it, it is not cited."""
+    question = "The Super Bowl halftime show headliner was announced this week. Who will be performing?"
+    first = "The NFL and Roc Nation confirmed on Sunday that Rihanna will headline the Super Bowl halftime show."
+    aside = "Rihanna, the NFL and Roc Nation were not available for comment on the beauty brand's sales in Paris."
+    hits = [hit(first, 1), hit(aside, 2)]
+    assert [c.article_id for c in answer(ExtractiveAnswerer(embedder), question, hits).citations] == ["a1"]
+    lenient = ExtractiveAnswerer(embedder, settings=ExtractiveSettings(restating_confidence=0.0))
+    assert [c.article_id for c in answer(lenient, question, hits).citations] == ["a1", "a2"]
+
+
 def test_sources_outside_the_answered_hits_are_cited_but_never_answered_from(embedder):
     """Another outlet's report of the answer's fact is cited from `further` (a lower-ranked hit, an unranked passage
     of a retrieved article) even deep in a long passage; `further` never supplies the answer itself."""
