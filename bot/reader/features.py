@@ -148,7 +148,7 @@ def question_features(
     general_logits: np.ndarray,
     qtype: str | None,
     covered: float,
-    lag: float = 0.0,
+    lag: float,
 ) -> np.ndarray:
     """QUESTION for one question from its candidates' FULL rows and the combiner's logits for them: as ranked
     (`logits`, which choose the best candidate) and without the SITUATIONAL features' part (`general_logits`, which

@@ -163,7 +163,7 @@ class Reader:
         order = np.argsort(-logits, kind="stable")
         return Ranked([candidates[i] for i in order], answered, self.threshold)
 
-    def judge(self, full: np.ndarray, qtype: str | None, covered: float, lag: float = 0.0) -> tuple[np.ndarray, float]:
+    def judge(self, full: np.ndarray, qtype: str | None, covered: float, lag: float) -> tuple[np.ndarray, float]:
         """The combiner's logit for each compared candidate (FULL rows) and the probability that the best answers;
         `covered` is the candidates' `coverage`, `lag` the question's `behind` (lag_of)."""
         logits = self.combiner(full)
@@ -171,7 +171,7 @@ class Reader:
         return logits, 1.0 / (1.0 + math.exp(-float(self.abstainer(q))))
 
     def question(
-        self, full: np.ndarray, logits: np.ndarray, qtype: str | None, covered: float, lag: float = 0.0
+        self, full: np.ndarray, logits: np.ndarray, qtype: str | None, covered: float, lag: float
     ) -> np.ndarray:
         """The abstainer's QUESTION row for compared candidates' FULL rows, the combiner's `logits` for them, their
         `coverage` and the question's `behind`."""

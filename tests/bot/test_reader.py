@@ -106,7 +106,10 @@ def test_how_sure_the_reader_is_does_not_depend_on_when_the_question_is_asked_or
     now = then.copy()
     now[:, FULL.index("fresh")] = 0.0
     now[:, FULL.index("log_lexical")] = 0.5
-    (then_logits, p_then), (now_logits, p_now) = reader.judge(then, "when", 0.8), reader.judge(now, "when", 0.8)
+    (then_logits, p_then), (now_logits, p_now) = (
+        reader.judge(then, "when", 0.8, 0.0),
+        reader.judge(now, "when", 0.8, 0.0),
+    )
     assert (now_logits < then_logits).all()  # the time since still ranks ...
     assert p_now == pytest.approx(p_then, abs=1e-6)  # ... but does not say "no answer"
 
