@@ -116,6 +116,10 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
         for r in answerable
     ]
     lengths = [len(text[r["id"]].split()) for r in answerable if not r["abstained"]]
+    # the phrase shown before the answer sentence ("September 2022 — …"): how often one is offered, and how often an
+    # offered one holds an accepted answer by itself
+    answered = [r for r in answerable if not r["abstained"]]
+    shorts = [(r["short_answer"], questions[r["id"]]["answers"]) for r in answered if r.get("short_answer")]
     latencies = [r["latency_ms"] for r in rows]
     return {
         "questions": len(rows),
@@ -139,6 +143,8 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
             "choice_accuracy": _mean(choice),
             "median_answer_words": statistics.median(lengths) if lengths else 0,
             "cite_gold": _mean(cite_gold),
+            "short_answer_shown": _mean(bool(r.get("short_answer")) for r in answered),
+            "short_answer_hit": _mean(answer_hit(short, answers) for short, answers in shorts),
         },
         "abstention": {
             "null_abstained": _mean(r["abstained"] for r in null),

@@ -16,6 +16,8 @@ HEADLINE = [
     ("answers", "choice_accuracy"),
     ("answers", "median_answer_words"),
     ("answers", "cite_gold"),
+    ("answers", "short_answer_shown"),
+    ("answers", "short_answer_hit"),
     ("abstention", "null_abstained"),
     ("abstention", "false_abstention"),
     ("speed", "ask_p50_ms"),

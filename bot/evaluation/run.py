@@ -24,6 +24,7 @@ def prediction_row(q: dict, answer: Answer) -> dict:
     return {
         "id": q["id"],
         "answer": answer.text,
+        "short_answer": answer.short,  # the phrase shown first, where the answerer offers one
         "abstained": answer.abstained,
         "answerer": answer.answerer,
         "confidence": round(answer.confidence, 4),  # what an abstention threshold is fitted on

@@ -32,7 +32,16 @@ def test_eval_writes_its_outputs(smoke_eval):
         assert (out / name).stat().st_size > 0
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == metrics["questions"] == 50
-    assert set(rows[0]) >= {"id", "answer", "abstained", "confidence", "citations", "retrieved", "latency_ms"}
+    assert set(rows[0]) >= {
+        "id",
+        "answer",
+        "short_answer",
+        "abstained",
+        "confidence",
+        "citations",
+        "retrieved",
+        "latency_ms",
+    }
     assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -169,3 +169,38 @@ def test_unknown_answerer_is_refused_before_any_ingest(tmp_path):
     with pytest.raises(NewsbotError, match="LLM_PROVIDER"):  # llm without a configured model
         run_eval(tmp_path / "no-such-set", tmp_path / "out", settings, answerer="llm")
     assert not (tmp_path / "indexes").exists()
+
+
+def test_short_answers_are_counted_where_offered_and_scored_on_their_own():
+    """How often the phrase shown first is offered to an answered question, and how often it alone holds an accepted
+    answer: a right sentence with the wrong phrase picked out is a wrong short answer."""
+    questions = {
+        q: {"answerable": True, "answers": [a], "gold_ids": ["g"], "choices": None}
+        for q, a in (("q1", "September 2022"), ("q2", "Ankara"), ("q3", "Gantz"), ("q4", "Haifa"))
+    }
+
+    def row(qid: str, answer: str, short: str | None, abstained: bool = False) -> dict:
+        return {
+            "id": qid,
+            "answer": answer,
+            "short_answer": short,
+            "abstained": abstained,
+            "citations": [],
+            "retrieved": [],
+            "latency_ms": 10,
+        }
+
+    rows = [
+        row("q1", "The ambassador was appointed the following month [September 2022]. [1]", "September 2022"),
+        row("q2", "Gantz will meet his counterpart in Ankara. [1]", "Gantz"),  # the sentence is right, the phrase not
+        row("q3", "Defence Minister Benny Gantz and President Isaac Herzog met. [1]", None),
+        row("q4", "The ingested articles do not answer this question.", None, abstained=True),
+    ]
+    m = score(rows, questions)["answers"]
+    assert m["short_answer_shown"] == round(2 / 3, 4)
+    assert m["short_answer_hit"] == 0.5
+    assert m["answer_hit"] == 0.75
+    for r in rows:  # a run written before short answers were recorded: none offered, nothing to score
+        del r["short_answer"]
+    m = score(rows, questions)["answers"]
+    assert m["short_answer_shown"] == 0.0 and m["short_answer_hit"] == 0.0
