@@ -58,7 +58,7 @@ _DATE_WORDS = re.compile(
     + r"|\d{4}|yesterday|today|tomorrow|tonight|decade|century|(last|next|this|following) (week|month|year))\b",
     re.I,
 )
-QUOTED_TITLE = re.compile(r"[“\"‘']([A-Z][^“”\"]{1,60}?)[,.!?]?[”\"’']")  # “Succession”, 'Leave It to Beaver'
+_QUOTED_TITLE = re.compile(r"[“\"‘']([A-Z][^“”\"]{1,60}?)[,.!?]?[”\"’']")  # “Succession”, 'Leave It to Beaver'
 _NUMBER = re.compile(
     r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|trillion|half|percent|decades?|century|centuries)\b",
     re.I,
@@ -76,7 +76,7 @@ _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*(?:\s+(?:of\s+|d
 _STOP_CAPS = set("the a an he she it they we i in on at but and mr mrs ms dr".split())
 _INITIAL_NAME = re.compile(r"\W*([A-Z][\w'’\-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’\-]*)*)")
 # Capitalised words that are no fact of their own: the day and month an outlet reports on, wire tags.
-NOT_KEYS = frozenset(MONTHS + WEEKDAYS + [m[:3] for m in MONTHS] + ["sept", "cnn", "ap", "us", "u.s", "reuters"])
+_NOT_KEYS = frozenset(MONTHS + WEEKDAYS + [m[:3] for m in MONTHS] + ["sept", "cnn", "ap", "us", "u.s", "reuters"])
 # Wire datelines that open a story's first sentence: "NEW YORK (AP) — ", "NASHVILLE, Tenn. – ", "New York CNN — "
 # (one tagged with its outlet in parentheses, "(CNN) ", is _TAGGED_DATELINE's).
 _DATELINE = re.compile(
@@ -116,7 +116,7 @@ def answer_keys(
     """
 
     def new(key: str) -> bool:
-        return len(key) >= 2 and key not in NOT_KEYS and key not in _STOP_CAPS and not says(question, key)
+        return len(key) >= 2 and key not in _NOT_KEYS and key not in _STOP_CAPS and not says(question, key)
 
     names = {_key(m.group(0)) for m in _CAPITALISED.finditer(sentence) if m.start() > 0}
     if (first := _INITIAL_NAME.match(sentence)) and proper(_key(first.group(1).split()[0])):
@@ -124,7 +124,7 @@ def answer_keys(
     numbers = {
         m.group(0).lower().strip(".,") for m in _NUMBER.finditer(sentence) if any(ch.isdigit() for ch in m.group(0))
     }
-    titles = {_key(m.group(1)) for m in QUOTED_TITLE.finditer(sentence)}
+    titles = {_key(m.group(1)) for m in _QUOTED_TITLE.finditer(sentence)}
     if qtype == "number" and (counted := _counts_asked(question)) is not None:
         # "how many miles?": the count of miles ("7 million miles"), not the "10-month" journey or an age of 41
         counts = {_NUMBER.match(m.group(0)).group(0).lower().strip(".,") for m in counted[1].finditer(sentence)}
@@ -175,12 +175,12 @@ def short_answer(shown: str, question: str, qtype: str | None) -> str | None:
             )
         return None
     if qtype == "title":
-        return one(m.group(1) for m in QUOTED_TITLE.finditer(text))
+        return one(m.group(1) for m in _QUOTED_TITLE.finditer(text))
     if qtype in ("who", "where"):
         names = [
             m.group(0)
             for m in _CAPITALISED.finditer(text)
-            if m.start() > 0 and m.group(0).lower() not in _STOP_CAPS and _key(m.group(0)) not in NOT_KEYS
+            if m.start() > 0 and m.group(0).lower() not in _STOP_CAPS and _key(m.group(0)) not in _NOT_KEYS
         ]
         return one(names)
     return None
@@ -252,7 +252,7 @@ def type_match(qtype: str | None, sentence: str, question: str) -> float:
     if qtype in ("who", "where"):
         return 1.0 if new_names(sentence, question) else 0.0
     if qtype == "title":  # a quoted title the question does not name; an unquoted name is weaker evidence
-        if any(m.group(1).lower() not in question.lower() for m in QUOTED_TITLE.finditer(sentence)):
+        if any(m.group(1).lower() not in question.lower() for m in _QUOTED_TITLE.finditer(sentence)):
             return 1.0
         return PARTIAL if new_names(sentence, question) or _NUMBER.search(sentence) else 0.0
     return 1.0 if new_names(sentence, question) or _NUMBER.search(sentence) else 0.0
@@ -411,10 +411,8 @@ class ExtractiveAnswerer:
     def _answer(self, query: Query, hits: Sequence[Hit], newest: date | None, further: Sequence[Hit]) -> Answer:
         asked = self.asked(query, newest)
         question, as_of = query.question, query.as_of
-        pool: list[Candidate] = []
         if self.reader is not None:  # the shortlist is cross-encoded while it is embedded
-            pool = self.pool(asked, hits)
-            shortlist = self.reader.shortlist(pool, asked.qtype)
+            shortlist = self.reader.shortlist(self.pool(asked, hits), asked.qtype)
             cross, candidates = self.reader.cross_scores_beside(
                 asked.question, shortlist, lambda: self.compared(asked, shortlist)
             )
@@ -453,17 +451,8 @@ class ExtractiveAnswerer:
             abstained=False,
             as_of=as_of,
             confidence=confidence,
-            short=self.short_answer(shown, asked, pool),
+            short=short_answer(shown, question, asked.qtype),
         )
-
-    def short_answer(self, shown: str, asked: Asked, pool: Sequence[Candidate]) -> str | None:
-        """The phrase shown first: the learned reader's pick (it was fitted on train's answer sentences), or the rules'
-        (short_answer) for "when", whose dates the answer sentence states explicitly, and without a phrase model."""
-        if self.reader is not None and self.reader.phrase is not None and asked.qtype != "when":
-            sentence = _EXPLAINED.sub("", shown)  # as written: the phrases were fitted on sentences as written
-            evidence = [c.text for c in pool]
-            return self.reader.short_answer(sentence, asked.question, asked.qtype, evidence, self.embedder.embed)
-        return short_answer(shown, asked.question, asked.qtype)
 
     def corroborating(
         self,

@@ -162,19 +162,6 @@ def model_card(out: dict) -> str:
         "question's words one shortlisted passage holds and, for a question about its own time, how far the news "
         "stops before it (`QUESTION`), answerable questions vs. "
         f"null ones; threshold {out['threshold']} lets {s['false_abstention']:.0%} of the fit questions go unanswered;",
-        *(
-            [
-                "- **phrase** (`phrase` in reader.json): a linear score over each answer sentence's candidate phrases "
-                "(`bot/reader/phrase.py: PHRASE`: kind, place, support in the other candidates, embedding "
-                "similarity to what the question asks for), fitted listwise on the first answer sentence of "
-                f"{out['phrase']['sentences']} train questions; its pick is shown first when its softmax share is at "
-                f"least {out['phrase']['threshold']}, where {out['phrase']['out_of_fold_right']} of "
-                f'{out["phrase"]["out_of_fold_shown"]} out-of-fold picks held an answer ("when" questions keep the '
-                "rules' stated dates);"
-            ]
-            if out.get("phrase")
-            else []
-        ),
         "- **search** (`search` in reader.json): fusion, recency and diversity settings "
         + ("fitted on train's questions" if s.get("refit_search") else "fitted on train by an earlier run")
         + f" ({', '.join(f'{k} {v:g}' for k, v in out['search']['fitted'].items())}), "

@@ -25,7 +25,6 @@ import numpy as np
 
 from bot.dates import MONTH_NAMES, MONTHS, WEEKDAY_NAMES, WEEKDAYS
 from bot.evaluation.metrics import answer_hit, normalise
-from bot.reader import phrase
 from bot.reader.features import ABOUT_NOW, CHEAP, FULL, QUESTION, cheap_features, coverage, full_features
 from bot.reader.model import Linear, Reader, lag_of
 
@@ -121,10 +120,6 @@ class FitSettings:
     # (holdout article recall@5 0.870 -> 0.852, docs/reader.md, v25), so a retrain of the reader keeps the search
     refit_search: bool = False
     false_abstention: float = 0.05  # the threshold lets at most this share of fit questions go unanswered
-    # the phrase shown first must hold the answer this often (out of fold, on answer sentences): as often as the rules'
-    # phrases did on train (0.87 of the 85 they offered), which offered one for 15 % of those sentences only
-    phrase_precision: float = 0.85
-    phrase_folds: int = 5  # date blocks of the phrase model's out-of-fold picks, from which its threshold is drawn
     l2: float = 1e-2  # ridge on the standardised linear models' weights
     top_k: int = 5
 
@@ -759,9 +754,6 @@ def fit(
             ys.append(0.0 if ex.null else 1.0)
     reader.abstainer = fit_logistic(np.array(rows), np.array(ys), QUESTION, s.l2)
     reader.threshold = threshold_at([p for ex in asked for _, p in [picked(ex, reader)]], s.false_abstention)
-
-    # 5. the phrase shown first, from the answer sentences the shortlists hold
-    reader.phrase, reader.phrase_threshold, phrase_metrics = fit_phrase(real, s, bot.answerer.embedder.embed)
     out = {
         "seed": s.seed,
         "settings": s.__dict__,
@@ -786,7 +778,6 @@ def fit(
         ),
         "asked later": metrics([ex for ex in later if ex.qid in fitted], reader),
         "threshold": round(reader.threshold, 4),
-        "phrase": phrase_metrics,
         "search": {
             "settings": dataclasses.asdict(search),
             "fitted": {name: getattr(search, name) for name in SEARCH_GRID},
@@ -796,57 +787,6 @@ def fit(
     if keep is not None:
         keep.extend(fitted_rows([*real, *later, *null]))
     return reader, out
-
-
-def phrase_groups(examples: Sequence[Example], embed) -> list[tuple[np.ndarray, np.ndarray, list[str], list[str]]]:
-    """One group per question (its first answer sentence in the shortlist, "when" questions left to the rules): the
-    PHRASE rows of the sentence's candidate phrases, which of them answer (phrase.is_answer), their texts, and the
-    question's accepted answers."""
-    groups = []
-    for ex in examples:
-        if ex.qtype == "when":
-            continue
-        evidence = [c.text for c in ex.pool]
-        for c, right in zip(ex.shortlist, ex.short_labels):
-            found = phrase.candidates(c.text, ex.question) if right else []
-            if found:
-                similarity = phrase.similarities(ex.question, found, embed)
-                x = phrase.features(c.text, ex.question, ex.qtype, found, evidence, similarity)
-                labels = np.array([phrase.is_answer(p.text, ex.answers) for p in found], dtype=bool)
-                groups.append((x, labels, [p.text for p in found], ex.answers))
-                break
-    return groups
-
-
-def fit_phrase(examples: Sequence[Example], s: FitSettings, embed) -> tuple[Linear, float, dict]:
-    """The phrase model (listwise over each answer sentence's phrases) and the least softmax share its pick needs to be
-    shown: the lowest at which its picks, made out of fold in date blocks, hold an answer `phrase_precision` of the
-    time."""
-    groups = phrase_groups(examples, embed)
-    picks = []  # (share of the pick, whether it holds an accepted answer), each by a model that never saw it
-    for block in np.array_split(np.arange(len(groups)), s.phrase_folds):
-        held = set(block.tolist())
-        model = fit_listwise([(x, y) for i, (x, y, _, _) in enumerate(groups) if i not in held], phrase.PHRASE, s.l2)
-        for i in block:
-            x, _, texts, answers = groups[i]
-            share = phrase.softmax(model(x))
-            best = int(np.argmax(share))
-            picks.append((float(share[best]), answer_hit(texts[best], answers)))
-    picks.sort(key=lambda p: -p[0])
-    threshold, right, shown = 1.0, 0, 0
-    for n, (share, hit) in enumerate(picks, 1):
-        right += hit
-        if right / n >= s.phrase_precision:
-            threshold, shown = share, n
-    held_right = sum(hit for share, hit in picks if share >= threshold)
-    model = fit_listwise([(x, y) for x, y, _, _ in groups], phrase.PHRASE, s.l2)
-    metrics = {
-        "sentences": len(groups),
-        "out_of_fold_shown": shown,
-        "out_of_fold_right": held_right,
-        "threshold": round(threshold, 4),
-    }
-    return model, threshold, metrics
 
 
 def fitted_rows(examples: Sequence[Example]) -> list[dict]:

@@ -1,9 +1,8 @@
 """The learned reader: which sentences to compare, which one answers, and whether any does, from models/reader/.
 
 Three small linear models over the features of `bot.reader.features` (a prefilter over the cheap ones, a combiner
-over all of them, and an abstention model over the question's best candidates), an optional cross-encoder
-fine-tuned from the packaged MiniLM, and a fourth linear model that picks the phrase shown first (`bot.reader.phrase`).
-`newsbot train` writes them; every file is checked against its SHA-256.
+over all of them, and an abstention model over the question's best candidates) and an optional cross-encoder
+fine-tuned from the packaged MiniLM. `newsbot train` writes them; every file is checked against its SHA-256.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from typing import TypeVar
 import numpy as np
 
 from bot.reader import MODEL_DIR
-from bot.reader import phrase as phrases
 from bot.reader.features import (
     CHEAP,
     FULL,
@@ -126,8 +124,6 @@ class Reader:
         shortlist: int = 12,
         cross=None,
         search=None,
-        phrase: Linear | None = None,
-        phrase_threshold: float = 1.0,
     ):
         self.prefilter = prefilter
         self.combiner = combiner
@@ -136,8 +132,6 @@ class Reader:
         self.shortlist_size = shortlist
         self.cross = cross
         self.search = search  # the SearchSettings fitted with it (None: the hand-set defaults)
-        self.phrase = phrase  # scores a sentence's phrases (None: a reader trained before it; the rules pick)
-        self.phrase_threshold = phrase_threshold  # the picked phrase's least softmax share to be shown
 
     def shortlist(self, candidates: Sequence, qtype: str | None) -> list:
         """The `shortlist` candidates the prefilter ranks first: the ones worth embedding and cross-encoding."""
@@ -183,24 +177,6 @@ class Reader:
         `coverage` and the question's `behind`."""
         return question_features(full, logits, self.combiner.without(SITUATIONAL)(full), qtype, covered, lag)
 
-    def short_answer(
-        self,
-        sentence: str,
-        question: str,
-        qtype: str | None,
-        evidence: Sequence[str],
-        embed: Callable[[list[str]], np.ndarray],
-    ) -> str | None:
-        """The phrase of the answer `sentence` that answers `question`, when the phrase model is sure enough of it;
-        `evidence` are the texts the answer was chosen among, `embed` the answerer's embedding (normalised)."""
-        found = phrases.candidates(sentence, question)
-        if self.phrase is None or not found:
-            return None
-        similarity = phrases.similarities(question, found, embed)
-        share = phrases.softmax(self.phrase(phrases.features(sentence, question, qtype, found, evidence, similarity)))
-        best = int(np.argmax(share))
-        return found[best].text if share[best] >= self.phrase_threshold else None
-
     def config(self) -> dict:
         return {
             "version": 1,
@@ -211,11 +187,6 @@ class Reader:
             "abstainer": self.abstainer.as_dict(),
             "cross": None if self.cross is None else self.cross.config(),
             "search": None if self.search is None else dataclasses.asdict(self.search),
-            **(
-                {}
-                if self.phrase is None
-                else {"phrase": self.phrase.as_dict(), "phrase_threshold": self.phrase_threshold}
-            ),
         }
 
     def save(self, folder: Path, card: str | None = None) -> None:
@@ -257,8 +228,6 @@ class Reader:
             shortlist=int(cfg["shortlist"]),
             cross=cross,
             search=search,
-            phrase=Linear.from_dict(cfg["phrase"], phrases.PHRASE) if cfg.get("phrase") else None,
-            phrase_threshold=float(cfg.get("phrase_threshold", 1.0)),
         )
 
 
