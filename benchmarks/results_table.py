@@ -19,6 +19,8 @@ ROWS = [
     ("article recall@5", ("retrieval", "article_recall@5")),
     ("article MRR@10", ("retrieval", "article_mrr@10")),
     ("passage recall@5", ("retrieval", "recall@5")),
+    ("short answer shown", ("answers", "short_answer_shown")),
+    ("short answer holds an answer", ("answers", "short_answer_hit")),
     ("ask p50 / p95 ms", None),
 ]
 
