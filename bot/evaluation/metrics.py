@@ -115,10 +115,10 @@ def score(rows: Sequence[dict], questions: dict[str, dict]) -> dict:
         not r["abstained"] and bool({c["article_id"] for c in r["citations"]} & set(questions[r["id"]]["gold_ids"]))
         for r in answerable
     ]
-    lengths = [len(text[r["id"]].split()) for r in answerable if not r["abstained"]]
+    answered = [r for r in answerable if not r["abstained"]]
+    lengths = [len(text[r["id"]].split()) for r in answered]
     # the phrase shown before the answer sentence ("September 2022 — …"): how often one is offered, and how often an
     # offered one holds an accepted answer by itself
-    answered = [r for r in answerable if not r["abstained"]]
     shorts = [(r["short_answer"], questions[r["id"]]["answers"]) for r in answered if r.get("short_answer")]
     latencies = [r["latency_ms"] for r in rows]
     return {
